@@ -1,0 +1,33 @@
+// Raw snappy blocks (snappy_compress), no framing.
+import type { PageCodec, PageDecoder } from './codec';
+import { CODEC_FLAGS } from './codec';
+
+type Snappy = typeof import('@napi-rs/snappy');
+let snappy: Snappy | undefined;
+function lib(): Snappy {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  snappy ??= require('@napi-rs/snappy') as Snappy;
+  return snappy;
+}
+
+export class SnappyCodec implements PageCodec {
+  readonly name = 'snappy' as const;
+  readonly flag = CODEC_FLAGS.snappy;
+
+  compress(src: Uint8Array, srcOff: number, pageSize: number, dst: Uint8Array, dstOff: number): number {
+    const page = src.subarray(srcOff, srcOff + pageSize);
+    // the binding returns a fresh Buffer; it has no into-buffer call
+    const out = lib().compressSync(page);
+    if (out.length >= pageSize) return -1;
+    dst.set(out, dstOff);
+    return out.length;
+  }
+}
+
+export class SnappyDecoder implements PageDecoder {
+  decompress(src: Uint8Array, dst: Uint8Array): void {
+    const out = lib().uncompressSync(Buffer.from(src.buffer, src.byteOffset, src.length));
+    if (out.length !== dst.length) throw new Error(`snappy page decompresses to ${out.length} bytes, expected ${dst.length}`);
+    dst.set(out);
+  }
+}

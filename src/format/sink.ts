@@ -1,0 +1,90 @@
+// Where a dump's bytes go. Writers address the output by file offset; a sink either
+// writes there (a file) or frames each write as a flattened record (a stream, -F).
+import * as fs from 'fs';
+import { DumpError, NoSpaceError, isNoSpace } from '../util/errors';
+import { pwriteFull } from '../util/file';
+
+export interface DumpSink {
+  readonly name: string;
+  /** Writes buf at file offset pos. Throws NoSpaceError when the device or -L limit is full. */
+  write(buf: Uint8Array, pos: number): void;
+  /** Reads back bytes already written (rewriting the header on ENOSPC); undefined for streams. */
+  readBack?(buf: Uint8Array, pos: number): void;
+  /** Whether bytes already written can be rewritten in place (false for flattened streams). */
+  readonly seekable: boolean;
+  /** bytes handed to write() so far */
+  readonly bytesWritten: number;
+  /** close; like makedumpfile, no fsync (kdump scripts sync after the dump) */
+  close(): void;
+  /** close and delete: the output is useless (nothing but a partial header was written) */
+  discard(): void;
+}
+
+export interface FileSinkOptions {
+  /** overwrite an existing file (-f); otherwise refuse, as makedumpfile does (O_EXCL) */
+  force: boolean;
+  /** -L: bytes the file may grow to; reaching it behaves like ENOSPC */
+  sizeLimit?: number;
+}
+
+export class FileSink implements DumpSink {
+  readonly seekable = true;
+  private fd: number;
+  bytesWritten = 0;
+
+  constructor(readonly name: string, opts: FileSinkOptions) {
+    try {
+      this.fd = fs.openSync(name, opts.force ? 'w+' : 'wx+', 0o600);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') {
+        throw new DumpError('output-exists', `can't open the dump file ${name}: file exists (use -f to overwrite)`);
+      }
+      throw new DumpError('output-open', `can't open the dump file ${name}: ${(e as Error).message}`);
+    }
+    this.sizeLimit = opts.sizeLimit;
+  }
+
+  private readonly sizeLimit?: number;
+
+  write(buf: Uint8Array, pos: number): void {
+    if (this.sizeLimit !== undefined && pos + buf.length > this.sizeLimit) {
+      throw new NoSpaceError(`${this.name} reached the size limit of ${this.sizeLimit} bytes (-L)`);
+    }
+    try {
+      pwriteFull(this.fd, buf, 0, buf.length, pos);
+    } catch (e) {
+      if (isNoSpace(e)) throw new NoSpaceError(`no space left on the device holding ${this.name}`);
+      throw new DumpError('write-error', `can't write the dump file ${this.name}: ${(e as Error).message}`);
+    }
+    this.bytesWritten += buf.length;
+  }
+
+  readBack(buf: Uint8Array, pos: number): void {
+    fs.readSync(this.fd, buf, 0, buf.length, pos);
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    try {
+      fs.closeSync(this.fd);
+    } catch (e) {
+      if (isNoSpace(e)) throw new NoSpaceError(`no space left on the device holding ${this.name}`);
+      throw new DumpError('write-error', `can't write the dump file ${this.name}: ${(e as Error).message}`);
+    } finally {
+      this.fd = -1;
+    }
+  }
+
+  discard(): void {
+    if (this.fd >= 0) {
+      fs.closeSync(this.fd);
+      this.fd = -1;
+    }
+    try {
+      fs.unlinkSync(this.name);
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -1,0 +1,144 @@
+// Opens the input, builds the kernel model and decides how the run is cut and executed.
+// Everything later stages need is in the DumpJob.
+import * as os from 'os';
+import type { CodecName } from '../codec';
+import { C_ZERO, DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXCLUDE_USER_DATA, DL_EXCLUDE_ZERO, NUM_COUNTERS } from '../filter/dump-level';
+import { ScanSetup, scanNeeded } from '../filter/page-scan';
+import { LoadPfnSets, loadPfnSets } from '../filter/pfn-ranges';
+import { KernelModel, buildKernelModel } from '../kernel/kernel-model';
+import { hasBuddyTest } from '../kernel/page-layout';
+import { DumpError } from '../util/errors';
+import type { Messages } from '../util/messages';
+import { ElfVmcore } from '../vmcore/elf-vmcore';
+import { BitmapCache } from './bitmap-cache';
+import { CyclePlan, planCycles } from './cycles';
+import { Executor, InlineExecutor, PoolExecutor } from './executor';
+import { Progress } from './progress';
+import { WorkerContext, WorkerSetup, createWorkerContext } from './setup';
+
+export interface DumpOptions {
+  input: string;
+  dumpLevel: number;
+  codec: CodecName;
+  /** --cyclic-buffer KiB */
+  cyclicBufferKiB?: number;
+  /** --num-threads as given; undefined: the CPUs this process may run on */
+  numThreads?: number;
+  /** bytes of lz4-compressed 2nd bitmap kept between the passes */
+  bitmapCacheBytes?: number;
+  /** MemFree override (tests); /proc/meminfo otherwise */
+  freeMemory?: number;
+  /** makedumpfile modes that force one cycle with a bitmap file */
+  forceOneCycle?: boolean;
+  numDumpfiles?: number;
+}
+
+export interface DumpStats {
+  memMapBytes: number;
+  unreadablePfns: number;
+  badOrderPfns: number;
+  rescannedCycles: number;
+  scanMs: number;
+  writeMs: number;
+  startedAt: number;
+}
+
+export interface DumpJob {
+  opts: DumpOptions;
+  msgs: Messages;
+  vm: ElfVmcore;
+  km: KernelModel;
+  dumpLevel: number;
+  pageSize: number;
+  maxMapnr: number;
+  plan: CyclePlan;
+  sets: LoadPfnSets;
+  numCycles: number;
+  scanSetup?: ScanSetup;
+  workerSetup: WorkerSetup;
+  executor: Executor;
+  /** context of this thread (the inline executor's, and for reads of the coordinator) */
+  local: WorkerContext;
+  counts: Float64Array;
+  /** ranges cleared by exclusions that ran past the slice they were found in */
+  carried: { start: number; end: number }[];
+  cache: BitmapCache;
+  cycleDumpable: Float64Array;
+  numDumpable: number;
+  stats: DumpStats;
+  progress: Progress;
+}
+
+/** CPUs this process may run on (affinity, cgroup limits), as the default thread count. */
+export function usableCpus(): number {
+  const n = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, n);
+}
+
+/** Default memory for the compressed 2nd-bitmap cache. */
+export const DEFAULT_BITMAP_CACHE = 32 << 20;
+
+export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
+  const startedAt = Date.now();
+  const vm = ElfVmcore.open(opts.input);
+  try {
+    const level = opts.dumpLevel;
+    const needLayout = (level & (DL_EXCLUDE_CACHE | DL_EXCLUDE_CACHE_PRI | DL_EXCLUDE_USER_DATA | DL_EXCLUDE_FREE)) !== 0;
+    const vmcoreinfo = vm.info.vmcoreinfo?.text;
+    if (vmcoreinfo === undefined && level > DL_EXCLUDE_ZERO) {
+      throw new DumpError('no-vmcoreinfo',
+        `${opts.input} has no VMCOREINFO note: dump level ${level} needs it (only -d 0 and -d 1 work without it)`);
+    }
+    const km = buildKernelModel(vm, vmcoreinfo, { warn: (m) => msgs.warn(m), needPageLayout: needLayout });
+    const pageSize = km.pageSize;
+    const maxMapnr = km.maxMapnr;
+    const pagesPerSection = km.memmap?.pagesPerSection ?? 32768;
+
+    let threads = opts.numThreads === undefined || opts.numThreads <= 0 ? usableCpus() : opts.numThreads;
+    threads = Math.min(threads, 64);
+    const plan = planCycles({
+      maxMapnrLoads: km.maxMapnrLoads, maxMapnr, pagesPerSection, cyclicBufferKiB: opts.cyclicBufferKiB,
+      numThreadsOption: opts.numThreads ?? 0, numDumpfiles: opts.numDumpfiles ?? 1,
+      forceOneCycle: !!opts.forceOneCycle, freeMemory: opts.freeMemory, threads,
+    });
+    for (const m of plan.messages) msgs.msg(m);
+    const sets = loadPfnSets(vm.loads, pageSize, maxMapnr, plan.mode);
+
+    let scanSetup: ScanSetup | undefined;
+    if (km.layout && km.memmap && scanNeeded(km.layout, level)) {
+      scanSetup = { layout: km.layout, dumpLevel: level, maxMapnr, ranges: km.memmap.ranges, inSegs: sets.inSegs };
+    }
+    if (km.layout && (level & DL_EXCLUDE_FREE) && !hasBuddyTest(km.layout)) {
+      msgs.warn('this kernel exports no PageBuddy marker; free pages cannot be told from mem_map and are kept');
+    }
+    const workerSetup: WorkerSetup = {
+      input: { kind: 'elf', path: opts.input },
+      pageSize,
+      translator: km.translator ? { rootPa: km.translator.rootPa, fiveLevel: km.translator.fiveLevel, smeMask: km.vmcoreinfo ? BigInt.asUintN(64, km.vmcoreinfo.numberBig('sme_mask') ?? 0n) : 0n } : undefined,
+      scan: scanSetup,
+      codec: opts.codec,
+      excludeZero: (level & DL_EXCLUDE_ZERO) !== 0,
+    };
+    const local = createWorkerContext(workerSetup, vm);
+    const executor: Executor = threads > 1 ? new PoolExecutor(threads, workerSetup) : new InlineExecutor(local);
+    const numCycles = Math.max(1, Math.ceil(maxMapnr / plan.cyclePfns));
+    const counts = new Float64Array(NUM_COUNTERS);
+    counts[C_ZERO] = 0;
+    return {
+      opts, msgs, vm, km, dumpLevel: level, pageSize, maxMapnr, plan, sets, numCycles, scanSetup, workerSetup,
+      executor, local, counts, carried: [],
+      cache: new BitmapCache(opts.bitmapCacheBytes ?? DEFAULT_BITMAP_CACHE),
+      cycleDumpable: new Float64Array(numCycles), numDumpable: 0,
+      stats: { memMapBytes: 0, unreadablePfns: 0, badOrderPfns: 0, rescannedCycles: 0, scanMs: 0, writeMs: 0, startedAt },
+      progress: new Progress(msgs),
+    };
+  } catch (e) {
+    vm.close();
+    throw e;
+  }
+}
+
+export async function closeJob(job: DumpJob): Promise<void> {
+  await job.executor.close();
+  job.vm.close();
+}

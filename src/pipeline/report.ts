@@ -1,0 +1,92 @@
+// The end-of-run page report, with makedumpfile's lines and numbers (print_report), plus
+// what cyclodump adds (mem_map bytes read, rescans, phase times).
+import { C_CACHE, C_CACHE_PRIVATE, C_FREE, C_HWPOISON, C_OFFLINE, C_USER, C_ZERO } from '../filter/dump-level';
+import type { DumpJob } from './prepare';
+
+export interface DumpReport {
+  dumpLevel: number;
+  codec: string;
+  pageSize: number;
+  original: number;
+  excluded: number;
+  zero: number;
+  cache: number;
+  cachePrivate: number;
+  user: number;
+  free: number;
+  hwpoison: number;
+  offline: number;
+  remaining: number;
+  memoryHole: number;
+  totalPages: number;
+  numDumpable: number;
+  writeBytes: number;
+  memMapBytesRead: number;
+  rescannedCycles: number;
+  threads: number;
+  incomplete: boolean;
+  timeMs: { scan: number; write: number; total: number };
+}
+
+export function buildReport(job: DumpJob, writeBytes: number, incomplete: boolean): DumpReport {
+  const c = job.counts;
+  const excluded = c[C_ZERO] + c[C_CACHE] + c[C_CACHE_PRIVATE] + c[C_USER] + c[C_FREE] + c[C_HWPOISON] + c[C_OFFLINE];
+  const original = job.maxMapnr - job.sets.memoryHole;
+  return {
+    dumpLevel: job.dumpLevel,
+    codec: job.workerSetup.codec,
+    pageSize: job.pageSize,
+    original,
+    excluded,
+    zero: c[C_ZERO],
+    cache: c[C_CACHE],
+    cachePrivate: c[C_CACHE_PRIVATE],
+    user: c[C_USER],
+    free: c[C_FREE],
+    hwpoison: c[C_HWPOISON],
+    offline: c[C_OFFLINE],
+    remaining: original - excluded,
+    memoryHole: job.sets.memoryHole,
+    totalPages: job.maxMapnr,
+    numDumpable: job.numDumpable,
+    writeBytes,
+    memMapBytesRead: job.stats.memMapBytes,
+    rescannedCycles: job.stats.rescannedCycles,
+    threads: job.executor.threads,
+    incomplete,
+    timeMs: { scan: job.stats.scanMs, write: job.stats.writeMs, total: Date.now() - job.stats.startedAt },
+  };
+}
+
+const hex = (n: number): string => '0x' + n.toString(16).padStart(16, '0');
+
+/** makedumpfile's report text (its numbers in its format), then cyclodump's own lines. */
+export function formatReport(r: DumpReport): string {
+  const lines = [
+    '',
+    `Original pages  : ${hex(r.original)}`,
+    `  Excluded pages   : ${hex(r.excluded)}`,
+    `    Pages filled with zero  : ${hex(r.zero)}`,
+    `    Non-private cache pages : ${hex(r.cache)}`,
+    `    Private cache pages     : ${hex(r.cachePrivate)}`,
+    `    User process data pages : ${hex(r.user)}`,
+    `    Free pages              : ${hex(r.free)}`,
+    `    Hwpoison pages          : ${hex(r.hwpoison)}`,
+    `    Offline pages           : ${hex(r.offline)}`,
+    `  Remaining pages  : ${hex(r.remaining)}`,
+  ];
+  if (r.original !== 0) {
+    lines.push(`  (The number of pages is reduced to ${Math.floor((r.remaining * 100) / r.original)}%.)`);
+  }
+  lines.push(
+    `Memory Hole     : ${hex(r.memoryHole)}`,
+    '--------------------------------------------------',
+    `Total pages     : ${hex(r.totalPages)}`,
+    `Write bytes     : ${r.writeBytes}`,
+    '',
+    `mem_map bytes read: ${r.memMapBytesRead} (cycles rescanned: ${r.rescannedCycles})`,
+    `Threads: ${r.threads}; time: scan ${(r.timeMs.scan / 1000).toFixed(3)} s, write ${(r.timeMs.write / 1000).toFixed(3)} s, total ${(r.timeMs.total / 1000).toFixed(3)} s`,
+    '',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,42 @@
+// Errors that end a run with a one-line message and a documented exit status.
+// Exit statuses follow makedumpfile: 0 completed, 1 failed, 2 wrong release.
+
+export const EXIT_COMPLETED = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_WRONG_RELEASE = 2;
+
+/**
+ * A failure the user must see as one line. `code` names the problem for tests and
+ * scripts (it is what the bad-input corpus files are named after).
+ */
+export class DumpError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly exitCode: number = EXIT_FAILED,
+  ) {
+    super(message);
+    this.name = 'DumpError';
+  }
+}
+
+/** Thrown when the output device is full (ENOSPC/EDQUOT/EFBIG or the -L limit). */
+export class NoSpaceError extends DumpError {
+  constructor(message: string) {
+    super('no-space', message);
+    this.name = 'NoSpaceError';
+  }
+}
+
+export function isNoSpace(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return err instanceof NoSpaceError || code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG';
+}
+
+export function errnoMessage(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === 'object' && e.code) {
+    return `${e.code}${e.syscall ? ` (${e.syscall})` : ''}`;
+  }
+  return String((e as Error)?.message ?? e);
+}

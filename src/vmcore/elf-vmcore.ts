@@ -1,0 +1,210 @@
+// ELF64 vmcore input: /proc/vmcore, QEMU dump-guest-memory, virsh dump --memory-only,
+// and makedumpfile -E output. Spec: elf-output.md §1.
+import * as fs from 'fs';
+import {
+  ELF_MAGIC, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, EM_X86_64, Elf64Ehdr, Elf64Phdr, Elf64Shdr,
+  PN_XNUM, PT_LOAD, PT_NOTE,
+} from '../format/elf';
+import { DumpError } from '../util/errors';
+import { preadFull } from '../util/file';
+import { ElfNote, findVmcoreinfoNote, parseNotes } from './notes';
+import { FileMap, LoadSegment, PhysicalMemory, coveredRanges } from './physical';
+
+const MACHINE_NAMES: Record<number, string> = {
+  3: 'i386', 8: 'mips', 20: 'ppc', 21: 'ppc64', 22: 's390', 40: 'arm', 42: 'sh', 43: 'sparcv9',
+  50: 'ia64', 183: 'aarch64', 243: 'riscv', 258: 'loongarch',
+};
+
+/** Upper bound on program headers we accept; real vmcores have at most a few thousand. */
+const MAX_PHDRS = 1 << 20;
+
+export interface ElfVmcoreInfo {
+  path: string;
+  fileSize: number;
+  /** the 64-byte ELF header, verbatim (the -E writer copies it) */
+  ehdr: Buffer;
+  eFlags: number;
+  loads: LoadSegment[];
+  /** the PT_NOTE segment (the last PT_NOTE wins, as in makedumpfile) */
+  noteOffset: number;
+  noteSize: number;
+  notes: ElfNote[];
+  noteBytes: Buffer;
+  vmcoreinfo?: { descOffset: number; size: number; text: string };
+}
+
+export class ElfVmcore implements PhysicalMemory {
+  readonly pageSize = 4096;
+  readonly loads: LoadSegment[];
+  private readonly map: FileMap;
+  private readonly covered: { start: number; end: number }[];
+
+  private constructor(readonly fd: number, readonly info: ElfVmcoreInfo) {
+    this.loads = info.loads;
+    this.map = new FileMap(info.loads);
+    this.covered = coveredRanges(info.loads);
+  }
+
+  static open(path: string): ElfVmcore {
+    let fd: number;
+    try {
+      fd = fs.openSync(path, 'r');
+    } catch (e) {
+      throw new DumpError('open-failed', `can't open ${path}: ${(e as Error).message}`);
+    }
+    try {
+      const info = readElfVmcoreInfo(fd, path);
+      return new ElfVmcore(fd, info);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+
+  fileOffset(pa: number): number {
+    return this.map.fileOffset(pa);
+  }
+
+  read(pa: number, buf: Uint8Array, off: number, len: number): boolean {
+    if (!this.isCovered(pa, len)) return false;
+    const m = this.map;
+    let p = pa;
+    let o = off;
+    const end = pa + len;
+    let i = m.find(p);
+    while (p < end) {
+      if (i >= m.starts.length || m.starts[i] >= end) {
+        buf.fill(0, o, o + (end - p));
+        break;
+      }
+      if (m.starts[i] > p) {
+        const gap = m.starts[i] - p;
+        buf.fill(0, o, o + gap);
+        o += gap;
+        p += gap;
+      }
+      const n = Math.min(end, m.ends[i]) - p;
+      const got = preadFull(this.fd, buf, o, n, m.offsets[i] + (p - m.starts[i]));
+      if (got < n) {
+        throw new DumpError('read-error',
+          `read error in ${this.info.path} at file offset ${m.offsets[i] + (p - m.starts[i])}: file ends early`);
+      }
+      o += n;
+      p += n;
+      i++;
+    }
+    return true;
+  }
+
+  private isCovered(pa: number, len: number): boolean {
+    const end = pa + len;
+    for (const r of this.covered) {
+      if (r.start >= end) break;
+      if (r.end > pa) return true;
+    }
+    return false;
+  }
+}
+
+function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
+  const fileSize = fs.fstatSync(fd).size;
+  const ehdr = Buffer.alloc(64);
+  const got = preadFull(fd, ehdr, 0, 64, 0);
+  if (got < 4 || !ehdr.subarray(0, 4).equals(ELF_MAGIC)) {
+    throw new DumpError('not-elf', `${path} is not an ELF file (no ELF magic)`);
+  }
+  if (ehdr[4] === ELFCLASS32) {
+    throw new DumpError('unsupported-class', `${path} is a 32-bit ELF file; cyclodump supports x86_64 (ELF64) vmcores only`);
+  }
+  if (ehdr[4] !== ELFCLASS64) {
+    throw new DumpError('bad-elf', `${path}: unknown ELF class ${ehdr[4]}`);
+  }
+  if (got < 64) throw new DumpError('truncated', `${path} is truncated: ELF header needs 64 bytes, file has ${got}`);
+  if (ehdr[5] !== ELFDATA2LSB) {
+    throw new DumpError('unsupported-arch', `${path} is a big-endian ELF file; cyclodump supports x86_64 vmcores only`);
+  }
+  const eh = Elf64Ehdr.decode(ehdr);
+  if (eh.e_machine !== EM_X86_64) {
+    const name = MACHINE_NAMES[eh.e_machine] ?? `e_machine ${eh.e_machine}`;
+    throw new DumpError('unsupported-arch', `${path}: unsupported architecture ${name}; cyclodump supports x86_64 only`);
+  }
+  let phnum = eh.e_phnum;
+  if (phnum === PN_XNUM) {
+    // extended numbering: the real count is section 0's sh_info
+    if (eh.e_shoff === 0 || eh.e_shoff + 64 > fileSize) {
+      throw new DumpError('bad-elf', `${path}: e_phnum is PN_XNUM but there is no section header to hold the count`);
+    }
+    const sh = Buffer.alloc(64);
+    preadFull(fd, sh, 0, 64, eh.e_shoff);
+    phnum = Elf64Shdr.decode(sh).sh_info;
+  }
+  if (phnum === 0) throw new DumpError('no-load', `${path}: ELF file has no program headers`);
+  if (phnum > MAX_PHDRS) throw new DumpError('bad-elf', `${path}: absurd program header count ${phnum}`);
+  if (eh.e_phentsize !== Elf64Phdr.size) {
+    throw new DumpError('bad-elf', `${path}: program header size ${eh.e_phentsize}, expected ${Elf64Phdr.size}`);
+  }
+  // QEMU 7.2 puts its program headers at e_phoff 192 behind section headers; honour e_phoff
+  // (makedumpfile 1.7.2 always reads at 64 and fails on such files).
+  const phoff = eh.e_phoff;
+  const phBytes = phnum * Elf64Phdr.size;
+  if (phoff + phBytes > fileSize) {
+    throw new DumpError('truncated', `${path} is truncated: program headers end at ${phoff + phBytes}, file has ${fileSize} bytes`);
+  }
+  const ph = Buffer.alloc(phBytes);
+  preadFull(fd, ph, 0, phBytes, phoff);
+  const loads: LoadSegment[] = [];
+  let noteOffset = -1;
+  let noteSize = 0;
+  for (let i = 0; i < phnum; i++) {
+    let p;
+    try {
+      p = Elf64Phdr.decode(ph, i * Elf64Phdr.size);
+    } catch (e) {
+      throw new DumpError('bad-elf', `${path}: program header ${i}: ${(e as Error).message}`);
+    }
+    if (p.p_type === PT_NOTE) {
+      noteOffset = p.p_offset;
+      noteSize = p.p_filesz;
+    } else if (p.p_type === PT_LOAD) {
+      if (p.p_filesz > p.p_memsz) {
+        throw new DumpError('bad-elf', `${path}: PT_LOAD ${loads.length} has p_filesz ${p.p_filesz} > p_memsz ${p.p_memsz}`);
+      }
+      if (p.p_offset + p.p_filesz > fileSize) {
+        throw new DumpError('truncated',
+          `${path} is truncated: PT_LOAD ${loads.length} (physical 0x${p.p_paddr.toString(16)}) needs file bytes up to ${p.p_offset + p.p_filesz}, file has ${fileSize}`);
+      }
+      if (p.p_paddr + p.p_memsz > 2 ** 52) {
+        throw new DumpError('bad-elf', `${path}: PT_LOAD ${loads.length} lies beyond the 52-bit physical address space`);
+      }
+      loads.push({ paddr: p.p_paddr, memsz: p.p_memsz, filesz: p.p_filesz, fileOffset: p.p_offset, vaddr: p.p_vaddr });
+    }
+  }
+  if (loads.length === 0) throw new DumpError('no-load', `${path}: ELF file has no PT_LOAD segments (no memory in it)`);
+  if (noteOffset < 0) throw new DumpError('no-note', `${path}: ELF file has no PT_NOTE segment`);
+  if (noteOffset + noteSize > fileSize) {
+    throw new DumpError('truncated', `${path} is truncated: PT_NOTE ends at ${noteOffset + noteSize}, file has ${fileSize} bytes`);
+  }
+  if (noteSize > 64 << 20) throw new DumpError('bad-elf', `${path}: PT_NOTE of ${noteSize} bytes is implausible`);
+  const noteBytes = Buffer.alloc(noteSize);
+  preadFull(fd, noteBytes, 0, noteSize, noteOffset);
+  const notes = parseNotes(noteBytes);
+  const vi = findVmcoreinfoNote(notes);
+  let vmcoreinfo: ElfVmcoreInfo['vmcoreinfo'];
+  if (vi) {
+    if (vi.descOffset + vi.descSize > noteSize) {
+      throw new DumpError('bad-note', `${path}: VMCOREINFO note runs past the end of the PT_NOTE segment`);
+    }
+    vmcoreinfo = {
+      descOffset: vi.descOffset,
+      size: vi.descSize,
+      text: noteBytes.subarray(vi.descOffset, vi.descOffset + vi.descSize).toString('latin1'),
+    };
+  }
+  return {
+    path, fileSize, ehdr, eFlags: eh.e_flags, loads, noteOffset, noteSize, notes, noteBytes, vmcoreinfo,
+  };
+}
