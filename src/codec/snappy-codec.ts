@@ -1,12 +1,14 @@
-// Raw snappy blocks (snappy_compress), no framing.
+// Raw snappy blocks (snappy_compress), no framing. The binding is napi-rs's `snappy`: its
+// older name, @napi-rs/snappy 1.0.2, crashes the process when a worker thread that loaded
+// it exits.
 import type { PageCodec, PageDecoder } from './codec';
 import { CODEC_FLAGS } from './codec';
 
-type Snappy = typeof import('@napi-rs/snappy');
+type Snappy = typeof import('snappy');
 let snappy: Snappy | undefined;
 function lib(): Snappy {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  snappy ??= require('@napi-rs/snappy') as Snappy;
+  snappy ??= require('snappy') as Snappy;
   return snappy;
 }
 
@@ -26,7 +28,7 @@ export class SnappyCodec implements PageCodec {
 
 export class SnappyDecoder implements PageDecoder {
   decompress(src: Uint8Array, dst: Uint8Array): void {
-    const out = lib().uncompressSync(Buffer.from(src.buffer, src.byteOffset, src.length));
+    const out = lib().uncompressSync(Buffer.from(src.buffer, src.byteOffset, src.length)) as Buffer;
     if (out.length !== dst.length) throw new Error(`snappy page decompresses to ${out.length} bytes, expected ${dst.length}`);
     dst.set(out);
   }

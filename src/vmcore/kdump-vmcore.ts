@@ -1,0 +1,261 @@
+// kdump-compressed input: a dump written by makedumpfile or cyclodump, read back for
+// refiltering, --reassemble, `cyclodump info` and the tests. Spec: kdump-compressed.md
+// §1-§8 (the reader checks of crash and libkdumpfile).
+import * as fs from 'fs';
+import { PageDecoders } from '../codec';
+import {
+  DISK_DUMP_HEADER_BLOCKS, DISKDUMP_SIGNATURE, DiskDumpHeader, DiskDumpHeaderValue, KDUMP_SIGNATURE, KdumpSubHeader,
+  KdumpSubHeaderValue, PageDesc,
+} from '../format/diskdump';
+import { DumpError } from '../util/errors';
+import { preadFull } from '../util/file';
+import { ElfNote, findVmcoreinfoNote, parseNotes } from './notes';
+import type { LoadSegment, PhysicalMemory } from './physical';
+
+/** descriptors fetched per read when walking the table */
+const DESC_CHUNK = 4096;
+
+export function isKdumpCompressed(head: Uint8Array): boolean {
+  const sig = Buffer.from(head.subarray(0, 8)).toString('latin1');
+  return sig === KDUMP_SIGNATURE || sig === DISKDUMP_SIGNATURE;
+}
+
+export interface PageRecord {
+  pfn: number;
+  offset: number;
+  size: number;
+  flags: number;
+}
+
+export class KdumpVmcore implements PhysicalMemory {
+  readonly header: DiskDumpHeaderValue;
+  readonly sub: KdumpSubHeaderValue;
+  readonly pageSize: number;
+  readonly maxMapnr: number;
+  readonly bitmapLen: number;
+  readonly offsetBitmap1: number;
+  readonly offsetDesc: number;
+  readonly bitmap1: Buffer;
+  readonly bitmap2: Buffer;
+  readonly noteBytes: Buffer;
+  readonly notes: ElfNote[];
+  readonly vmcoreinfo?: { descOffset: number; size: number; text: string };
+  readonly loads: LoadSegment[];
+  readonly fileSize: number;
+  /** set bits of the 2nd bitmap before each 4096-pfn block: descriptor index look-up */
+  private readonly rank: Float64Array;
+  private readonly decoders = new PageDecoders();
+  private readonly raw: Buffer;
+
+  private constructor(readonly path: string, readonly fd: number) {
+    this.fileSize = fs.fstatSync(fd).size;
+    const hb = Buffer.alloc(DiskDumpHeader.size);
+    if (preadFull(fd, hb, 0, hb.length, 0) < hb.length) throw new DumpError('truncated', `${path} is truncated: no complete dump header`);
+    this.header = DiskDumpHeader.decode(hb);
+    const bs = this.header.block_size;
+    if (bs < 4096 || bs > 262144 || (bs & (bs - 1)) !== 0) throw new DumpError('bad-kdump', `${path}: invalid block size ${bs}`);
+    this.pageSize = bs;
+    if (this.header.header_version < 1) throw new DumpError('bad-kdump', `${path}: unsupported header version ${this.header.header_version}`);
+    const sb = Buffer.alloc(KdumpSubHeader.size);
+    preadFull(fd, sb, 0, sb.length, bs);
+    this.sub = KdumpSubHeader.decode(sb);
+    this.maxMapnr = this.header.header_version >= 6 ? this.sub.max_mapnr_64 : this.header.max_mapnr;
+    this.bitmapLen = (this.header.bitmap_blocks * bs) / 2;
+    if (this.bitmapLen * 8 < this.maxMapnr) {
+      throw new DumpError('bad-kdump', `${path}: bitmaps too small for max_mapnr ${this.maxMapnr}`);
+    }
+    this.offsetBitmap1 = (DISK_DUMP_HEADER_BLOCKS + this.header.sub_hdr_size) * bs;
+    this.offsetDesc = this.offsetBitmap1 + 2 * this.bitmapLen;
+    if (this.offsetDesc > this.fileSize) throw new DumpError('truncated', `${path} is truncated: bitmaps end past the end of the file`);
+    if (this.bitmapLen > 1 << 30) throw new DumpError('bad-kdump', `${path}: implausible bitmap size`);
+    this.bitmap1 = Buffer.alloc(this.bitmapLen);
+    this.bitmap2 = Buffer.alloc(this.bitmapLen);
+    preadFull(fd, this.bitmap1, 0, this.bitmapLen, this.offsetBitmap1);
+    preadFull(fd, this.bitmap2, 0, this.bitmapLen, this.offsetBitmap1 + this.bitmapLen);
+    // notes (v4+), VMCOREINFO from them or from offset_vmcoreinfo (v3)
+    const sizeNote = this.header.header_version >= 4 ? this.sub.size_note : 0;
+    this.noteBytes = Buffer.alloc(sizeNote);
+    if (sizeNote > 0) preadFull(fd, this.noteBytes, 0, sizeNote, this.sub.offset_note);
+    this.notes = parseNotes(this.noteBytes);
+    const vi = findVmcoreinfoNote(this.notes);
+    if (vi && vi.descOffset + vi.descSize <= sizeNote) {
+      this.vmcoreinfo = { descOffset: vi.descOffset, size: vi.descSize, text: this.noteBytes.subarray(vi.descOffset, vi.descOffset + vi.descSize).toString('latin1') };
+    } else if (this.header.header_version >= 3 && this.sub.size_vmcoreinfo > 0) {
+      const t = Buffer.alloc(this.sub.size_vmcoreinfo);
+      preadFull(fd, t, 0, t.length, this.sub.offset_vmcoreinfo);
+      this.vmcoreinfo = { descOffset: -1, size: t.length, text: t.toString('latin1') };
+    }
+    // rank table over the 2nd bitmap
+    const blocks = Math.ceil(this.maxMapnr / 4096) + 1;
+    this.rank = new Float64Array(blocks);
+    let n = 0;
+    for (let b = 0; b < blocks; b++) {
+      this.rank[b] = n;
+      const from = b * 512;
+      const to = Math.min(from + 512, this.bitmap2.length);
+      for (let i = from; i < to; i++) n += POP[this.bitmap2[i]];
+    }
+    // present memory as one load per run of the 1st bitmap
+    this.loads = [];
+    let p = 0;
+    while (p < this.maxMapnr) {
+      while (p < this.maxMapnr && !this.inMemory(p)) p++;
+      if (p >= this.maxMapnr) break;
+      const s = p;
+      while (p < this.maxMapnr && this.inMemory(p)) p++;
+      this.loads.push({ paddr: s * bs, memsz: (p - s) * bs, filesz: (p - s) * bs, fileOffset: -1, vaddr: 0n });
+    }
+    this.raw = Buffer.alloc(bs);
+  }
+
+  static open(path: string): KdumpVmcore {
+    let fd: number;
+    try {
+      fd = fs.openSync(path, 'r');
+    } catch (e) {
+      throw new DumpError('open-failed', `can't open ${path}: ${(e as Error).message}`);
+    }
+    try {
+      return new KdumpVmcore(path, fd);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+
+  get isSplit(): boolean {
+    return this.header.header_version >= 2 && this.sub.split !== 0;
+  }
+
+  get splitRange(): { start: number; end: number } {
+    if (!this.isSplit) return { start: 0, end: this.maxMapnr };
+    if (this.header.header_version >= 6) return { start: this.sub.start_pfn_64, end: this.sub.end_pfn_64 };
+    return { start: this.sub.start_pfn, end: this.sub.end_pfn };
+  }
+
+  get incomplete(): boolean {
+    return (this.header.status & 0x08) !== 0;
+  }
+
+  inMemory(pfn: number): boolean {
+    return (this.bitmap1[pfn >> 3] & (1 << (pfn & 7))) !== 0;
+  }
+
+  isDumpable(pfn: number): boolean {
+    return (this.bitmap2[pfn >> 3] & (1 << (pfn & 7))) !== 0;
+  }
+
+  /** Descriptor index of a dumpable pfn (rank among set 2nd-bitmap bits, from the split start). */
+  descIndex(pfn: number): number {
+    const b = Math.floor(pfn / 4096);
+    let n = this.rank[b];
+    for (let i = b * 512; i < pfn >> 3; i++) n += POP[this.bitmap2[i]];
+    n += POP[this.bitmap2[pfn >> 3] & ((1 << (pfn & 7)) - 1)];
+    if (this.isSplit) n -= this.rankOf(this.splitRange.start);
+    return n;
+  }
+
+  private rankOf(pfn: number): number {
+    const b = Math.floor(pfn / 4096);
+    let n = this.rank[b];
+    for (let i = b * 512; i < pfn >> 3; i++) n += POP[this.bitmap2[i]];
+    return n + POP[this.bitmap2[pfn >> 3] & ((1 << (pfn & 7)) - 1)];
+  }
+
+  readDesc(index: number): PageRecord & { pfn: -1 } {
+    const b = Buffer.alloc(PageDesc.size);
+    if (preadFull(this.fd, b, 0, b.length, this.offsetDesc + index * PageDesc.size) < b.length) {
+      return { pfn: -1, offset: 0, size: 0, flags: 0 };
+    }
+    const d = PageDesc.decode(b);
+    return { pfn: -1, offset: d.offset, size: d.size, flags: d.flags };
+  }
+
+  /**
+   * Reads the page of `pfn` into buf. Returns 'ok', 'excluded' (no descriptor: filtered
+   * out or a memory hole) or 'lost' (descriptor zeroed: an incomplete dump).
+   */
+  readPage(pfn: number, buf: Uint8Array, off = 0): 'ok' | 'excluded' | 'lost' {
+    if (pfn >= this.maxMapnr || !this.isDumpable(pfn)) return 'excluded';
+    const d = this.readDesc(this.descIndex(pfn));
+    return this.loadPage(d, buf, off);
+  }
+
+  private loadPage(d: { offset: number; size: number; flags: number }, buf: Uint8Array, off: number): 'ok' | 'lost' {
+    const dst = buf.subarray(off, off + this.pageSize);
+    if (d.offset === 0 || d.size === 0) return 'lost';
+    if (d.size > this.pageSize) throw new DumpError('bad-kdump', `${this.path}: page descriptor with size ${d.size}`);
+    const src = d.flags === 0 ? dst : this.raw.subarray(0, d.size);
+    if (preadFull(this.fd, src, 0, d.size, d.offset) < d.size) return 'lost';
+    if (d.flags !== 0) this.decoders.decode(d.flags, src, dst);
+    else if (d.size !== this.pageSize) throw new DumpError('bad-kdump', `${this.path}: raw page of ${d.size} bytes`);
+    return 'ok';
+  }
+
+  /** Every descriptor in pfn order (the range of a split part), read in large chunks. */
+  *records(): Generator<PageRecord> {
+    const { start, end } = this.splitRange;
+    const chunk = Buffer.alloc(DESC_CHUNK * PageDesc.size);
+    let index = 0;
+    let have = 0;
+    let base = 0;
+    for (let pfn = start; pfn < Math.min(end, this.maxMapnr); pfn++) {
+      if (this.bitmap2[pfn >> 3] === 0 && (pfn & 7) === 0) { pfn += 7; continue; }
+      if (!this.isDumpable(pfn)) continue;
+      if (index >= base + have) {
+        base = index;
+        const got = preadFull(this.fd, chunk, 0, chunk.length, this.offsetDesc + index * PageDesc.size);
+        have = Math.floor(got / PageDesc.size);
+        if (have === 0) {
+          yield { pfn, offset: 0, size: 0, flags: 0 };
+          index++;
+          continue;
+        }
+      }
+      const at = (index - base) * PageDesc.size;
+      yield {
+        pfn,
+        offset: Number(chunk.readBigInt64LE(at)),
+        size: chunk.readUInt32LE(at + 8),
+        flags: chunk.readUInt32LE(at + 12),
+      };
+      index++;
+    }
+  }
+
+  /** Decodes a record's page into buf. */
+  loadRecord(r: PageRecord, buf: Uint8Array, off = 0): 'ok' | 'lost' {
+    return this.loadPage(r, buf, off);
+  }
+
+  fileOffset(): number {
+    return -1;
+  }
+
+  read(pa: number, buf: Uint8Array, off: number, len: number): boolean {
+    let any = false;
+    const page = Buffer.alloc(this.pageSize);
+    let p = pa;
+    let o = off;
+    const end = pa + len;
+    while (p < end) {
+      const pfn = Math.floor(p / this.pageSize);
+      const inPage = p - pfn * this.pageSize;
+      const n = Math.min(end - p, this.pageSize - inPage);
+      if (pfn < this.maxMapnr && this.inMemory(pfn)) any = true;
+      const st = this.readPage(pfn, page);
+      if (st === 'ok') buf.set(page.subarray(inPage, inPage + n), o);
+      else buf.fill(0, o, o + n);
+      p += n;
+      o += n;
+    }
+    return any;
+  }
+}
+
+const POP = new Uint8Array(256);
+for (let i = 0; i < 256; i++) POP[i] = (i & 1) + POP[i >> 1];

@@ -1,0 +1,71 @@
+// Running cyclodump and the reference tools (makedumpfile, libkdumpfile) as processes.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { BIN, REPO } from './paths';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+}
+
+function run(cmd: string, args: string[], opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): RunResult {
+  const t0 = Date.now();
+  const r = spawnSync(cmd, args, {
+    input: opts.input, env: { ...process.env, ...opts.env }, cwd: opts.cwd, maxBuffer: 256 << 20, encoding: 'latin1',
+  });
+  if (r.error) throw r.error;
+  return { code: r.status ?? (r.signal ? 128 : -1), stdout: r.stdout, stderr: r.stderr, wallMs: Date.now() - t0 };
+}
+
+export function cyclodump(args: string[], opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}): RunResult {
+  return run(process.execPath, [BIN, ...args], opts);
+}
+
+export function makedumpfile(args: string[], opts: { input?: Buffer | string } = {}): RunResult {
+  return run('makedumpfile', args, opts);
+}
+
+/** Debian's python3 with python3-libkdumpfile; the checker script lives in test/tools. */
+export function libkdumpfileCheck(args: string[]): RunResult {
+  return run('/usr/bin/python3', [path.join(REPO, 'test', 'tools', 'libkdump_check.py'), ...args]);
+}
+
+export interface PageCounts {
+  original: number;
+  excluded: number;
+  zero: number;
+  cache: number;
+  cachePrivate: number;
+  user: number;
+  free: number;
+  hwpoison: number;
+  offline: number;
+  remaining: number;
+  memoryHole: number;
+  total: number;
+}
+
+/** Parses makedumpfile's (and cyclodump's) report lines (--message-level 31). */
+export function parseReport(text: string): PageCounts {
+  const get = (label: string): number => {
+    const m = new RegExp(`${label.replace(/[()]/g, '\\$&')}\\s*:\\s*0x([0-9a-f]+)`).exec(text);
+    if (!m) throw new Error(`report line "${label}" not found in:\n${text}`);
+    return parseInt(m[1], 16);
+  };
+  return {
+    original: get('Original pages'),
+    excluded: get('Excluded pages'),
+    zero: get('Pages filled with zero'),
+    cache: get('Non-private cache pages'),
+    cachePrivate: get('Private cache pages'),
+    user: get('User process data pages'),
+    free: get('Free pages'),
+    hwpoison: get('Hwpoison pages'),
+    offline: get('Offline pages'),
+    remaining: get('Remaining pages'),
+    memoryHole: get('Memory Hole'),
+    total: get('Total pages'),
+  };
+}
