@@ -25,6 +25,7 @@ export interface ParsedArgs {
   dumpLevels: number[];
   cyclicBufferKiB?: number;
   numThreads?: number;
+  bitmapCacheKiB?: number;
   messageLevel: number;
   force: boolean;
   showStats: boolean;
@@ -44,6 +45,7 @@ export function buildProgram(onCodec: (c: CodecName) => void): Command {
     .addOption(new Option('-d <level>', 'dump level: sum of 1 zero, 2 cache, 4 private cache, 8 user data, 16 free pages; a,b,c retries after ENOSPC').default('0'))
     .addOption(new Option('--cyclic-buffer <KiB>', 'bitmap buffer per cycle in KiB (default: makedumpfile\'s rule, at most 4 MiB)').argParser(intArg('cyclic buffer size', 1, 1 << 30)))
     .addOption(new Option('--num-threads <N>', 'worker threads (default: the CPUs this process may run on; 1: no worker threads)').argParser(intArg('thread count', 0, 256)))
+    .addOption(new Option('--bitmap-cache <KiB>', 'cyclodump: memory for the lz4-compressed 2nd bitmap kept between the two passes (default 32768); cycles that do not fit are scanned again').argParser(intArg('bitmap cache size', 0, 1 << 30)))
     .addOption(new Option('--message-level <N>', 'bit mask: 1 progress, 2 common, 4 errors, 8 debug, 16 report').argParser(intArg('message level', 0, MAX_MSG_LEVEL)).default(DEFAULT_MSG_LEVEL))
     .addOption(new Option('-f', 'overwrite an existing DUMPFILE'))
     .addOption(new Option('--show-stats', 'print the page report (message level 16)'))
@@ -79,7 +81,7 @@ export function parseArgs(argv: string[]): ParsedArgs | 'help' | 'version' {
     throw new UsageError((e as Error).message);
   }
   return {
-    codec, dumpLevels, cyclicBufferKiB: o.cyclicBuffer, numThreads: o.numThreads,
+    codec, dumpLevels, cyclicBufferKiB: o.cyclicBuffer, numThreads: o.numThreads, bitmapCacheKiB: o.bitmapCache,
     messageLevel: o.messageLevel | (o.showStats ? ML_PRINT_REPORT_MSG : 0), force: !!o.f, showStats: !!o.showStats,
     positionals: program.args,
   };
@@ -104,6 +106,7 @@ export async function main(argv: string[]): Promise<number> {
       const outcome = await runKdumpDump({
         input, output, force: args.force || i > 0, dumpLevel: level, codec: args.codec,
         cyclicBufferKiB: args.cyclicBufferKiB, numThreads: args.numThreads,
+        bitmapCacheBytes: args.bitmapCacheKiB === undefined ? undefined : args.bitmapCacheKiB * 1024,
       }, msgs);
       if (outcome.error) {
         if (outcome.error instanceof NoSpaceError && i + 1 < args.dumpLevels.length) {

@@ -13,6 +13,7 @@ import {
   C_CACHE, C_CACHE_PRIVATE, C_FREE, C_HWPOISON, C_OFFLINE, C_USER,
   DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXCLUDE_USER_DATA,
 } from './dump-level';
+import { clearBits } from './bitmap';
 import type { PfnRange } from './pfn-ranges';
 
 /** makedumpfile reads struct pages in groups of 512 (PGMM_CACHED); the "next page" of
@@ -69,91 +70,210 @@ function testBit64(lo: number, hi: number, nr: number): boolean {
   return nr < 32 ? ((lo >>> nr) & 1) !== 0 : ((hi >>> (nr - 32)) & 1) !== 0;
 }
 
+/** per-pfn verdicts of one chunk: KEEP, TAIL (decided by its head), or EXCLUDE_BASE + counter */
+const KEEP = 0;
+const TAIL = 1;
+const EXCLUDE_BASE = 2;
+
+/** The layout's constants, flattened for the classification loop. */
+interface Rules {
+  wordsPerPage: number;
+  sizePage: number;
+  wFlags: number;
+  wMapping: number;
+  wMapcount: number;
+  wPrivate: number;
+  wHead: number;
+  orderOffset: number;
+  orderWidth: number;
+  dtorOffset: number;
+  dtorWidth: number;
+  headLo: number;
+  headHi: number;
+  pgLru: number;
+  pgPrivate: number;
+  pgSwapcache: number;
+  pgSwapbacked: number;
+  pgSlab: number;
+  pgHwpoison: number;
+  exclFree: boolean;
+  exclCache: boolean;
+  exclCachePri: boolean;
+  exclUser: boolean;
+  buddyV3: boolean;
+  buddyValue: number;
+  pgBuddy: number;
+  hasOffline: boolean;
+  offlineValue: number;
+  hugeDtor: number;
+  freeHugeLo: number;
+  freeHugeHi: number;
+  hasFreeHuge: boolean;
+  /** LENGTH(zone.free_area), or 64 when unknown */
+  freeAreaLength: number;
+}
+
+function rulesOf(L: PageLayout, level: number): Rules {
+  return {
+    wordsPerPage: L.sizePage >> 2,
+    sizePage: L.sizePage,
+    wFlags: L.offFlags >> 2,
+    wMapping: L.offMapping >> 2,
+    wMapcount: L.offMapcount >= 0 ? L.offMapcount >> 2 : -1,
+    wPrivate: L.offPrivate >= 0 ? L.offPrivate >> 2 : -1,
+    wHead: L.offCompoundHead >= 0 ? L.offCompoundHead >> 2 : -1,
+    orderOffset: L.orderOffset,
+    orderWidth: L.orderWidth,
+    dtorOffset: L.dtorOffset,
+    dtorWidth: L.dtorWidth,
+    headLo: L.headMaskLo,
+    headHi: L.headMaskHi,
+    pgLru: L.pgLru,
+    pgPrivate: L.pgPrivate,
+    pgSwapcache: L.pgSwapcache,
+    pgSwapbacked: L.pgSwapbacked,
+    pgSlab: L.pgSlab,
+    pgHwpoison: L.pgHwpoison,
+    exclFree: (level & DL_EXCLUDE_FREE) !== 0 && (L.buddyMapcount !== undefined || L.pgBuddy !== undefined),
+    exclCache: (level & DL_EXCLUDE_CACHE) !== 0,
+    exclCachePri: (level & DL_EXCLUDE_CACHE_PRI) !== 0,
+    exclUser: (level & DL_EXCLUDE_USER_DATA) !== 0,
+    buddyV3: L.buddyMapcount !== undefined,
+    buddyValue: L.buddyMapcount ?? 0,
+    pgBuddy: L.pgBuddy ?? 0,
+    hasOffline: L.offlineMapcount !== undefined,
+    offlineValue: L.offlineMapcount ?? 0,
+    hugeDtor: L.hugetlbDtor ?? -1,
+    freeHugeLo: L.freeHugePage !== undefined ? Number(L.freeHugePage & 0xffffffffn) : 0,
+    freeHugeHi: L.freeHugePage !== undefined ? Number(L.freeHugePage >> 32n) : 0,
+    hasFreeHuge: L.freeHugePage !== undefined,
+    freeAreaLength: L.freeAreaLength ?? 64,
+  };
+}
+
+/**
+ * makedumpfile 1.7.2's decision table (page-filtering.md §3) for `n` struct pages read
+ * for pfns [firstPfn, firstPfn + n): one verdict and block order per pfn. Kept small and
+ * free of allocation so that the JIT compiles it quickly and well. Returns the first pfn
+ * with an out-of-range buddy order, or -1.
+ */
+function classifyChunk(R: Rules, u8: Uint8Array, u32: Uint32Array, i32: Int32Array, valid: Uint8Array,
+  n: number, firstPfn: number, codes: Uint8Array, orders: Uint8Array): number {
+  let badOrder = -1;
+  for (let idx = 0; idx < n; idx++) {
+    orders[idx] = 0;
+    if (valid[idx] === 0) { codes[idx] = KEEP; continue; }
+    const w = idx * R.wordsPerPage;
+    // compound tail pages are decided by their head's range
+    if (R.wHead >= 0 && (u32[w + R.wHead] & 1) !== 0) { codes[idx] = TAIL; continue; }
+    const flagsLo = u32[w + R.wFlags];
+    const flagsHi = u32[w + R.wFlags + 1];
+    const pfn = firstPfn + idx;
+    let order = 0;
+    let dtor = 0;
+    let dtorHi = 0;
+    // compound order and destructor live in the next struct page, read only inside the
+    // same group of 512 (makedumpfile's page cache)
+    if ((pfn & 511) !== 511 && ((flagsLo & R.headLo) !== 0 || (flagsHi & R.headHi) !== 0)
+        && idx + 1 < n && valid[idx + 1] !== 0) {
+      const next = (idx + 1) * R.sizePage;
+      if (R.orderOffset !== 0) {
+        order = R.orderWidth === 1 ? u8[next + R.orderOffset] : u8[next + R.orderOffset] | (u8[next + R.orderOffset + 1] << 8);
+      }
+      if (R.dtorOffset !== 0) {
+        if (R.dtorWidth === 1) dtor = u8[next + R.dtorOffset];
+        else if (R.dtorWidth === 2) dtor = u8[next + R.dtorOffset] | (u8[next + R.dtorOffset + 1] << 8);
+        else {
+          dtor = u32[(next + R.dtorOffset) >> 2];
+          dtorHi = u32[((next + R.dtorOffset) >> 2) + 1];
+        }
+      }
+      if (order >= 64 || pfn % 2 ** order !== 0) order = 0;
+    }
+    const mapcount = R.wMapcount >= 0 ? i32[w + R.wMapcount] : 0;
+    const slab = testBit64(flagsLo, flagsHi, R.pgSlab);
+    if (R.exclFree && (R.buddyV3 ? (!slab && mapcount === R.buddyValue) : testBit64(flagsLo, flagsHi, R.pgBuddy))) {
+      const privLo = u32[w + R.wPrivate];
+      const privHi = u32[w + R.wPrivate + 1];
+      if (privHi !== 0 || privLo >= R.freeAreaLength) {
+        // an order the zone cannot have: keep the page, as makedumpfile does
+        if (badOrder < 0) badOrder = pfn;
+        codes[idx] = KEEP;
+        continue;
+      }
+      codes[idx] = EXCLUDE_BASE + C_FREE;
+      orders[idx] = privLo;
+      continue;
+    }
+    const anon = (u32[w + R.wMapping] & 1) !== 0;
+    const cache = testBit(flagsLo, flagsHi, R.pgLru)
+      || ((R.pgSwapbacked < 0 || testBit(flagsLo, flagsHi, R.pgSwapbacked)) && testBit(flagsLo, flagsHi, R.pgSwapcache));
+    const priv = testBit(flagsLo, flagsHi, R.pgPrivate);
+    let code = KEEP;
+    if (R.exclCache && cache && !priv && !anon) {
+      code = EXCLUDE_BASE + C_CACHE;
+    } else if (R.exclCachePri && cache && !anon) {
+      code = EXCLUDE_BASE + (priv ? C_CACHE_PRIVATE : C_CACHE);
+    } else if (R.exclUser && (anon
+        || (R.dtorWidth !== 8 && dtor === R.hugeDtor)
+        || (R.hasFreeHuge && dtor === R.freeHugeLo && dtorHi === R.freeHugeHi))) {
+      code = EXCLUDE_BASE + C_USER;
+    } else if (R.pgHwpoison >= 0 && testBit(flagsLo, flagsHi, R.pgHwpoison)) {
+      code = EXCLUDE_BASE + C_HWPOISON;
+    } else if (R.hasOffline && !slab && mapcount === R.offlineValue) {
+      code = EXCLUDE_BASE + C_OFFLINE;
+    }
+    codes[idx] = code;
+    orders[idx] = order;
+  }
+  return badOrder;
+}
+
 export class PageScanner {
   private readonly buf: ArrayBuffer;
   private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
   private readonly i32: Int32Array;
   private readonly valid = new Uint8Array(CHUNK_PFNS);
+  private readonly codes = new Uint8Array(CHUNK_PFNS);
+  private readonly orders = new Uint8Array(CHUNK_PFNS);
+  private readonly rules: Rules;
 
   constructor(private readonly setup: ScanSetup, private readonly tr: X86_64Translator) {
     this.buf = new ArrayBuffer(CHUNK_PFNS * setup.layout.sizePage);
     this.u8 = new Uint8Array(this.buf);
     this.u32 = new Uint32Array(this.buf);
     this.i32 = new Int32Array(this.buf);
+    this.rules = rulesOf(setup.layout, setup.dumpLevel);
   }
 
   /**
    * Scans the mem_map ranges that start inside [sliceStart, sliceEnd) and clears excluded
    * pfns in `bitmap2` (covering pfns from `sliceStart`, 8 per byte). sliceStart must be
-   * the start of a mem_map range boundary (a section) so that ranges are never split.
+   * a range (section) boundary so that ranges are never split.
    */
   scan(sliceStart: number, sliceEnd: number, bitmap2: Uint8Array): ScanResult {
     const s = this.setup;
-    const L = s.layout;
-    const level = s.dumpLevel;
     const result: ScanResult = {
       counts: new Float64Array(7), carries: [], memMapBytes: 0, unreadablePfns: 0, badOrderPfns: [],
     };
     const counts = result.counts;
     const maxMapnr = s.maxMapnr;
-    const sizePage = L.sizePage;
-    const u8 = this.u8;
-    const u32 = this.u32;
-    const i32 = this.i32;
-    const valid = this.valid;
-    const wFlags = L.offFlags >> 2;
-    const wMapping = L.offMapping >> 2;
-    const wMapcount = L.offMapcount >= 0 ? L.offMapcount >> 2 : -1;
-    const wPrivate = L.offPrivate >= 0 ? L.offPrivate >> 2 : -1;
-    const wHead = L.offCompoundHead >= 0 ? L.offCompoundHead >> 2 : -1;
-    const wordsPerPage = sizePage >> 2;
-    const exclFree = (level & DL_EXCLUDE_FREE) !== 0 && (L.buddyMapcount !== undefined || L.pgBuddy !== undefined);
-    const exclCache = (level & DL_EXCLUDE_CACHE) !== 0;
-    const exclCachePri = (level & DL_EXCLUDE_CACHE_PRI) !== 0;
-    const exclUser = (level & DL_EXCLUDE_USER_DATA) !== 0;
-    const buddyV3 = L.buddyMapcount !== undefined;
-    const buddyValue = L.buddyMapcount ?? 0;
-    const pgBuddy = L.pgBuddy ?? 0;
-    const hasOffline = L.offlineMapcount !== undefined;
-    const offlineValue = L.offlineMapcount ?? 0;
-    const hasHw = L.pgHwpoison >= 0;
-    const hugeDtor = L.hugetlbDtor;
-    const freeHuge = L.freeHugePage;
-    const freeAreaLength = L.freeAreaLength;
-    const headLo = L.headMaskLo;
-    const headHi = L.headMaskHi;
+    const codes = this.codes;
+    const orders = this.orders;
     const sliceBits = bitmap2.length * 8;
     const inSegs = s.inSegs;
-    let segIdx = 0;
-
-    const exclude = (pfn: number, nr: number, counter: number): void => {
-      const end = Math.min(pfn + nr, maxMapnr);
-      if (end <= pfn) return;
-      counts[counter] += end - pfn;
-      const a = pfn - sliceStart;
-      const b = Math.min(end - sliceStart, sliceBits);
-      for (let i = a; i < b; i++) bitmap2[i >> 3] &= ~(1 << (i & 7));
-      if (end > sliceEnd) result.carries.push({ end, counter });
-    };
 
     for (const r of s.ranges) {
       if (r.pfnEnd <= sliceStart) continue;
       if (r.pfnStart >= sliceEnd) break;
       const rs = r.pfnStart;
       const re = Math.min(r.pfnEnd, maxMapnr);
-      // a jump past the previous range's end may have moved segIdx too far: search again
-      let lo = 0;
-      let hi = inSegs.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (inSegs[mid][1] <= rs) lo = mid + 1; else hi = mid;
-      }
-      segIdx = lo;
+      let segIdx = firstSegEndingAfter(inSegs, rs);
       let chunkStart = -1;
       let chunkEnd = -1;
       for (let pfn = rs; pfn < re; pfn++) {
-        // memory holes: not in any PT_LOAD's file data
+        // memory holes (not in any PT_LOAD's file data) are never examined
         while (segIdx < inSegs.length && inSegs[segIdx][1] <= pfn) segIdx++;
         if (segIdx >= inSegs.length) break;
         if (inSegs[segIdx][0] > pfn) {
@@ -163,84 +283,35 @@ export class PageScanner {
         if (pfn >= chunkEnd) {
           chunkStart = pfn - ((pfn - rs) % PGMM_CACHED);
           chunkEnd = Math.min(chunkStart + CHUNK_PFNS, re);
-          result.unreadablePfns += this.readChunk(r, chunkStart, chunkEnd);
-          result.memMapBytes += (chunkEnd - chunkStart) * sizePage;
+          this.loadChunk(r, chunkStart, chunkEnd, result);
         }
         const idx = pfn - chunkStart;
-        if (!valid[idx]) continue;
-        const w = idx * wordsPerPage;
-        const flagsLo = u32[w + wFlags];
-        const flagsHi = u32[w + wFlags + 1];
-        // compound tail pages are decided by their head's range
-        if (wHead >= 0 && (u32[w + wHead] & 1) !== 0) continue;
-        const mapcount = wMapcount >= 0 ? i32[w + wMapcount] : 0;
-
-        let order = 0;
-        let dtor = 0;
-        let dtorBig = 0n;
-        if ((pfn & (PGMM_CACHED - 1)) !== PGMM_CACHED - 1 && ((flagsLo & headLo) !== 0 || (flagsHi & headHi) !== 0)
-            && idx + 1 < chunkEnd - chunkStart && valid[idx + 1]) {
-          const next = (idx + 1) * sizePage;
-          if (L.orderOffset) {
-            order = L.orderWidth === 1 ? u8[next + L.orderOffset] : u8[next + L.orderOffset] | (u8[next + L.orderOffset + 1] << 8);
-          }
-          if (L.dtorOffset) {
-            if (L.dtorWidth === 1) dtor = u8[next + L.dtorOffset];
-            else if (L.dtorWidth === 2) dtor = u8[next + L.dtorOffset] | (u8[next + L.dtorOffset + 1] << 8);
-            else dtorBig = new DataView(this.buf).getBigUint64(next + L.dtorOffset, true);
-          }
-          if (order >= 64 || pfn % 2 ** order !== 0) order = 0;
-        }
-        let nr = 2 ** order;
-        let counter: number;
-
-        const slab = testBit64(flagsLo, flagsHi, L.pgSlab);
-        const isBuddy = exclFree && (buddyV3 ? (!slab && mapcount === buddyValue) : testBit64(flagsLo, flagsHi, pgBuddy));
-        if (isBuddy) {
-          const privLo = u32[w + wPrivate];
-          const privHi = u32[w + wPrivate + 1];
-          if (freeAreaLength !== undefined && (privHi !== 0 || privLo >= freeAreaLength)) {
-            if (result.badOrderPfns.length < 16) result.badOrderPfns.push(pfn);
-            continue;
-          }
-          if (privHi !== 0 || privLo >= 64) {
-            if (result.badOrderPfns.length < 16) result.badOrderPfns.push(pfn);
-            continue;
-          }
-          nr = 2 ** privLo;
-          counter = C_FREE;
-        } else {
-          const mappingAnon = (u32[w + wMapping] & 1) !== 0;
-          const lru = testBit(flagsLo, flagsHi, L.pgLru);
-          const cache = lru || ((L.pgSwapbacked < 0 || testBit(flagsLo, flagsHi, L.pgSwapbacked)) && testBit(flagsLo, flagsHi, L.pgSwapcache));
-          const priv = testBit(flagsLo, flagsHi, L.pgPrivate);
-          if (exclCache && cache && !priv && !mappingAnon) {
-            counter = C_CACHE;
-          } else if (exclCachePri && cache && !mappingAnon) {
-            counter = priv ? C_CACHE_PRIVATE : C_CACHE;
-          } else if (exclUser && (mappingAnon
-              || (hugeDtor !== undefined && dtor === hugeDtor && L.dtorWidth !== 8)
-              || (freeHuge !== undefined && (L.dtorWidth === 8 ? dtorBig === freeHuge : BigInt(dtor) === freeHuge)))) {
-            counter = C_USER;
-          } else if (hasHw && testBit(flagsLo, flagsHi, L.pgHwpoison)) {
-            counter = C_HWPOISON;
-          } else if (hasOffline && !slab && mapcount === offlineValue) {
-            counter = C_OFFLINE;
-          } else {
-            continue;
-          }
-        }
-        if (nr === 1) {
+        const code = codes[idx];
+        if (code < EXCLUDE_BASE) continue;
+        const counter = code - EXCLUDE_BASE;
+        const order = orders[idx];
+        if (order === 0) {
           counts[counter] += 1;
           const i = pfn - sliceStart;
           if (i < sliceBits) bitmap2[i >> 3] &= ~(1 << (i & 7));
-        } else {
-          exclude(pfn, nr, counter);
-          pfn += nr - 1;
+          continue;
         }
+        // a block: clear it (past the slice if need be) and step over it
+        const end = Math.min(pfn + 2 ** order, maxMapnr);
+        counts[counter] += end - pfn;
+        clearBits(bitmap2, sliceStart, pfn, end);
+        if (end > sliceEnd) result.carries.push({ end, counter });
+        pfn = end - 1;
       }
     }
     return result;
+  }
+
+  private loadChunk(r: MemMapRange, from: number, to: number, result: ScanResult): void {
+    result.unreadablePfns += this.readChunk(r, from, to);
+    result.memMapBytes += (to - from) * this.setup.layout.sizePage;
+    const bad = classifyChunk(this.rules, this.u8, this.u32, this.i32, this.valid, to - from, from, this.codes, this.orders);
+    if (bad >= 0 && result.badOrderPfns.length < 16) result.badOrderPfns.push(bad);
   }
 
   /** Reads struct pages of [from, to) of range r; marks which ones could be read. Returns the unreadable count. */
@@ -269,4 +340,14 @@ export class PageScanner {
     }
     return bad;
   }
+}
+
+function firstSegEndingAfter(segs: PfnRange[], pfn: number): number {
+  let lo = 0;
+  let hi = segs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (segs[mid][1] <= pfn) lo = mid + 1; else hi = mid;
+  }
+  return lo;
 }

@@ -75,6 +75,20 @@ export function usableCpus(): number {
   return Math.max(1, n);
 }
 
+/** Below this much memory in the input, starting worker threads costs more than they save. */
+export const SMALL_INPUT_BYTES = 256 << 20;
+export const MAX_THREADS = 64;
+
+/**
+ * Worker threads for a run. --num-threads N: N (0 and 1 mean none, as makedumpfile's 0);
+ * by default the CPUs this process may run on, and none for small inputs or one CPU.
+ */
+export function chooseThreads(option: number | undefined, inputBytes: number): number {
+  if (option !== undefined) return Math.min(Math.max(1, option), MAX_THREADS);
+  if (inputBytes < SMALL_INPUT_BYTES) return 1;
+  return Math.min(usableCpus(), MAX_THREADS);
+}
+
 /** Default memory for the compressed 2nd-bitmap cache. */
 export const DEFAULT_BITMAP_CACHE = 32 << 20;
 
@@ -94,8 +108,7 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
     const maxMapnr = km.maxMapnr;
     const pagesPerSection = km.memmap?.pagesPerSection ?? 32768;
 
-    let threads = opts.numThreads === undefined || opts.numThreads <= 0 ? usableCpus() : opts.numThreads;
-    threads = Math.min(threads, 64);
+    const threads = chooseThreads(opts.numThreads, maxMapnr * pageSize);
     const plan = planCycles({
       maxMapnrLoads: km.maxMapnrLoads, maxMapnr, pagesPerSection, cyclicBufferKiB: opts.cyclicBufferKiB,
       numThreadsOption: opts.numThreads ?? 0, numDumpfiles: opts.numDumpfiles ?? 1,

@@ -62,9 +62,9 @@ export function reference(name: string): { modes: ReferenceMode[]; [k: string]: 
   return JSON.parse(fs.readFileSync(path.join(FIXTURES, name, 'reference.json'), 'utf8'));
 }
 
-/** A fresh scratch directory under the cache for one test file. */
+/** A fresh scratch directory under the cache for one test file (per process: runs may overlap). */
 export function scratchDir(label: string): string {
-  const d = path.join(CACHE, 'tmp', label);
+  const d = path.join(CACHE, 'tmp', `${label}-${process.pid}`);
   fs.rmSync(d, { recursive: true, force: true });
   fs.mkdirSync(d, { recursive: true });
   return d;
