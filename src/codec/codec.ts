@@ -15,7 +15,7 @@ export interface PageCodec {
    * room for pageSize bytes. Returns the compressed length when it is strictly smaller
    * than the page (makedumpfile keeps only those), else -1: the caller stores it raw.
    */
-  compress(src: Uint8Array, srcOff: number, pageSize: number, dst: Uint8Array, dstOff: number): number;
+  compress(src: Buffer, srcOff: number, pageSize: number, dst: Uint8Array, dstOff: number): number;
 }
 
 export interface PageDecoder {

@@ -23,16 +23,19 @@ export class LzoCodec implements PageCodec {
   readonly name = 'lzo' as const;
   readonly flag = CODEC_FLAGS.lzo;
   private scratch = Buffer.alloc(0);
+  /** the binding wants a Buffer of exactly one page: copying into one costs less than a view per page */
+  private page = Buffer.alloc(0);
 
-  compress(src: Uint8Array, srcOff: number, pageSize: number, dst: Uint8Array, dstOff: number): number {
+  compress(src: Buffer, srcOff: number, pageSize: number, dst: Uint8Array, dstOff: number): number {
     // LZO1X-1 writes without bounds checks: give it its worst case
     const worst = pageSize + (pageSize >> 4) + 64 + 3;
     if (this.scratch.length < worst) this.scratch = Buffer.alloc(worst);
-    const input = Buffer.from(src.buffer, src.byteOffset + srcOff, pageSize);
-    const r = lzo().compress(input, this.scratch);
+    if (this.page.length !== pageSize) this.page = Buffer.alloc(pageSize);
+    src.copy(this.page, 0, srcOff, srcOff + pageSize);
+    const r = lzo().compress(this.page, this.scratch);
     if (r.err !== 0) throw new Error(`lzo compression failed (${r.err})`);
     if (r.len >= pageSize) return -1;
-    dst.set(this.scratch.subarray(0, r.len), dstOff);
+    this.scratch.copy(dst, dstOff, 0, r.len);
     return r.len;
   }
 }

@@ -15,13 +15,17 @@ function lib(): Snappy {
 export class SnappyCodec implements PageCodec {
   readonly name = 'snappy' as const;
   readonly flag = CODEC_FLAGS.snappy;
+  private page = Buffer.alloc(0);
 
-  compress(src: Uint8Array, srcOff: number, pageSize: number, dst: Uint8Array, dstOff: number): number {
-    const page = src.subarray(srcOff, srcOff + pageSize);
+  compress(src: Buffer, srcOff: number, pageSize: number, dst: Uint8Array, dstOff: number): number {
+    // copying into one reused Buffer costs less than a view object per page
+    if (this.page.length !== pageSize) this.page = Buffer.alloc(pageSize);
+    src.copy(this.page, 0, srcOff, srcOff + pageSize);
+    const page = this.page;
     // the binding returns a fresh Buffer; it has no into-buffer call
     const out = lib().compressSync(page);
     if (out.length >= pageSize) return -1;
-    dst.set(out, dstOff);
+    out.copy(dst, dstOff);
     return out.length;
   }
 }

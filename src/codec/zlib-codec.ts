@@ -36,7 +36,7 @@ export class ZlibCodec implements PageCodec {
     }
   }
 
-  compress(src: Uint8Array, srcOff: number, pageSize: number, dst: Uint8Array, dstOff: number): number {
+  compress(src: Buffer, srcOff: number, pageSize: number, dst: Uint8Array, dstOff: number): number {
     const room = pageSize;
     if (this.handle && this.state) {
       this.handle.writeSync(zlib.constants.Z_FINISH, src, srcOff, pageSize, dst, dstOff, room);

@@ -15,17 +15,21 @@ export class ZstdCodec implements PageCodec {
   readonly name = 'zstd' as const;
   readonly flag = CODEC_FLAGS.zstd;
   private readonly cctx: InstanceType<ZstdNapi['Compressor']>;
+  private page = Buffer.alloc(0);
 
   constructor() {
     this.cctx = new (lib().Compressor)();
     this.cctx.setParameters({ compressionLevel: 1 });
   }
 
-  compress(src: Uint8Array, srcOff: number, pageSize: number, dst: Uint8Array, dstOff: number): number {
-    const page = src.subarray(srcOff, srcOff + pageSize);
+  compress(src: Buffer, srcOff: number, pageSize: number, dst: Uint8Array, dstOff: number): number {
+    // copying into one reused Buffer costs less than a view object per page
+    if (this.page.length !== pageSize) this.page = Buffer.alloc(pageSize);
+    src.copy(this.page, 0, srcOff, srcOff + pageSize);
+    const page = this.page;
     const out = this.cctx.compress(page);
     if (out.length >= pageSize) return -1;
-    dst.set(out, dstOff);
+    out.copy(dst, dstOff);
     return out.length;
   }
 }

@@ -34,6 +34,7 @@ export class KdumpWriter {
   private descIndex = 0;
   private dataPos = 0;
   private zeroOffset = -1;
+  private descBuf = new Uint8Array(0);
   /** first descriptor whose data is not yet known to be on disk */
   written = 0;
 
@@ -116,19 +117,25 @@ export class KdumpWriter {
   }
 
   private writeBatch(r: PageBatchResult): void {
-    const desc = Buffer.alloc(PageDesc.size * r.count);
+    // page_desc as six little-endian u32 words: offset lo/hi, size, flags, page_flags lo/hi
+    const need = PageDesc.size * r.count;
+    if (this.descBuf.length < need) this.descBuf = new Uint8Array(need * 2);
+    const desc = this.descBuf.subarray(0, need);
+    const w = new Uint32Array(desc.buffer, desc.byteOffset, need >> 2);
+    w.fill(0);
     const batchDataPos = this.dataPos;
     let pos = this.dataPos;
-    for (let k = 0; k < r.count; k++) {
+    for (let k = 0, i = 0; k < r.count; k++, i += 6) {
       const size = r.sizes[k];
-      const at = k * PageDesc.size;
       if (size === 0) {
-        desc.writeBigInt64LE(BigInt(this.zeroOffset), at);
-        desc.writeUInt32LE(this.pageSize, at + 8);
+        w[i] = this.zeroOffset % 0x100000000;
+        w[i + 1] = Math.floor(this.zeroOffset / 0x100000000);
+        w[i + 2] = this.pageSize;
       } else if (size > 0) {
-        desc.writeBigInt64LE(BigInt(pos), at);
-        desc.writeUInt32LE(size, at + 8);
-        desc.writeUInt32LE(r.flags[k], at + 12);
+        w[i] = pos % 0x100000000;
+        w[i + 1] = Math.floor(pos / 0x100000000);
+        w[i + 2] = size;
+        w[i + 3] = r.flags[k];
         pos += size;
       }
       // size < 0: the page could not be read; an all-zero descriptor means "data lost"

@@ -46,6 +46,14 @@ function zeroPage(size: number): Buffer {
 }
 
 let readBuf = Buffer.alloc(0);
+let readWords = new Uint32Array(0);
+
+/** All-zero test: a few words in JS settle most pages; only candidates go to memcmp. */
+function isZeroPage(off: number, pageSize: number, zero: Buffer): boolean {
+  const w = off >> 2;
+  for (let i = 0; i < 16; i++) if (readWords[w + i] !== 0) return false;
+  return zero.compare(readBuf, off, off + pageSize) === 0;
+}
 
 export function compressBatch(ctx: WorkerContext, batch: PageBatch): PageBatchResult {
   const pageSize = ctx.setup.pageSize;
@@ -58,7 +66,10 @@ export function compressBatch(ctx: WorkerContext, batch: PageBatch): PageBatchRe
   const excludeZero = ctx.setup.excludeZero;
   const codec = ctx.codec;
   const bm = batch.bitmap;
-  if (readBuf.length < READ_RUN_PAGES * pageSize) readBuf = Buffer.alloc(READ_RUN_PAGES * pageSize);
+  if (readBuf.length < READ_RUN_PAGES * pageSize) {
+    readBuf = Buffer.alloc(READ_RUN_PAGES * pageSize);
+    readWords = new Uint32Array(readBuf.buffer, readBuf.byteOffset, readBuf.length >> 2);
+  }
 
   let k = 0;
   let dataLen = 0;
@@ -96,7 +107,7 @@ export function compressBatch(ctx: WorkerContext, batch: PageBatch): PageBatchRe
         k++;
         continue;
       }
-      if (excludeZero && zero.compare(readBuf, off, off + pageSize) === 0) {
+      if (excludeZero && isZeroPage(off, pageSize, zero)) {
         sizes[k++] = 0;
         zeros++;
         continue;
