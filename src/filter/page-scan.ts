@@ -28,8 +28,9 @@ export interface ScanSetup {
   maxMapnr: number;
   /** sorted mem_map ranges (sections) */
   ranges: MemMapRange[];
-  /** pfns whose first byte lies in PT_LOAD file data; others are memory holes, never examined */
-  inSegs: PfnRange[];
+  /** pfns whose first byte lies in PT_LOAD file data; others are memory holes, never examined.
+   *  Undefined when refiltering: then the input's 1st bitmap says which pfns exist. */
+  inSegs?: PfnRange[];
 }
 
 /** An exclusion that reaches past the slice it was found in. */
@@ -239,7 +240,9 @@ export class PageScanner {
   private readonly orders = new Uint8Array(CHUNK_PFNS);
   private readonly rules: Rules;
 
-  constructor(private readonly setup: ScanSetup, private readonly tr: X86_64Translator) {
+  constructor(private readonly setup: ScanSetup, private readonly tr: X86_64Translator,
+    /** the input's 1st bitmap, when setup.inSegs is undefined */
+    private readonly present?: Uint8Array) {
     this.buf = new ArrayBuffer(CHUNK_PFNS * setup.layout.sizePage);
     this.u8 = new Uint8Array(this.buf);
     this.u32 = new Uint32Array(this.buf);
@@ -262,7 +265,9 @@ export class PageScanner {
     const codes = this.codes;
     const orders = this.orders;
     const sliceBits = bitmap2.length * 8;
-    const inSegs = s.inSegs;
+    // without PT_LOADs (refiltering), every pfn of the input's 1st bitmap is "in a segment"
+    const inSegs: PfnRange[] = s.inSegs ?? [[0, maxMapnr]];
+    const present = s.inSegs ? undefined : this.present;
 
     for (const r of s.ranges) {
       if (r.pfnEnd <= sliceStart) continue;
@@ -288,6 +293,7 @@ export class PageScanner {
         const idx = pfn - chunkStart;
         const code = codes[idx];
         if (code < EXCLUDE_BASE) continue;
+        if (present && (present[pfn >> 3] & (1 << (pfn & 7))) === 0) continue;
         const counter = code - EXCLUDE_BASE;
         const order = orders[idx];
         if (order === 0) {

@@ -1,6 +1,7 @@
 // Sorted, disjoint pfn intervals [start, end) and the PT_LOAD-derived sets the bitmaps
 // start from. Spec: kdump-compressed.md §5, page-filtering.md §5 (exclude_nodata_pages).
 import type { LoadSegment } from '../vmcore/physical';
+import { clearBits, setRanges } from './bitmap';
 
 export type PfnRange = readonly [number, number];
 
@@ -52,6 +53,48 @@ export function totalPfns(ranges: readonly PfnRange[]): number {
  * partial last page is left out; in one-cycle bitmap-file mode it is put in.
  */
 export type BitmapMode = 'cyclic' | 'one-cycle';
+
+/**
+ * The pfn sets the bitmaps start from, whatever the input: PT_LOAD ranges of an ELF
+ * vmcore, or the bitmaps of a kdump-compressed dump being refiltered.
+ */
+export interface PfnSets {
+  /** sets the 1st-bitmap ("memory") bits of the slice starting at pfn `base` */
+  fillMemory(view: Uint8Array, base: number): void;
+  /** sets the bits the 2nd bitmap starts from before filtering */
+  fillDumpable(view: Uint8Array, base: number): void;
+  /** "Memory Hole" of the report */
+  memoryHole: number;
+  /** pfns the struct-page scan may look at (ELF: first byte in PT_LOAD file data); undefined: the input's 1st bitmap */
+  inSegs?: PfnRange[];
+}
+
+export function rangePfnSets(s: LoadPfnSets): PfnSets {
+  return {
+    fillMemory: (view, base) => setRanges(view, base, s.memory),
+    fillDumpable: (view, base) => setRanges(view, base, s.dumpable),
+    memoryHole: s.memoryHole,
+    inSegs: s.inSegs,
+  };
+}
+
+/** Refiltering: both bitmaps come from the dump being refiltered (makedumpfile copies them). */
+export function bitmapPfnSets(bitmap1: Uint8Array, bitmap2: Uint8Array, maxMapnr: number): PfnSets {
+  let present = 0;
+  for (const b of bitmap1) present += POP[b];
+  const copy = (src: Uint8Array) => (view: Uint8Array, base: number): void => {
+    const from = base >> 3;
+    const n = Math.min(view.length, Math.ceil(maxMapnr / 8) - from);
+    if (n > 0) view.set(src.subarray(from, from + n));
+    // bits at or above max_mapnr stay clear
+    const tail = maxMapnr - base;
+    if (tail < view.length * 8 && tail >= 0) clearBits(view, base, maxMapnr, base + view.length * 8);
+  };
+  return { fillMemory: copy(bitmap1), fillDumpable: copy(bitmap2), memoryHole: maxMapnr - present };
+}
+
+const POP = new Uint8Array(256);
+for (let i = 0; i < 256; i++) POP[i] = (i & 1) + POP[i >> 1];
 
 export interface LoadPfnSets {
   /** 1st bitmap: pfns present in the input */

@@ -40,6 +40,10 @@ export interface KernelModelOptions {
   warn(msg: string): void;
   /** set when a dump level needs more than the zero-page test, so mem_map must be found */
   needPageLayout: boolean;
+  /** refiltering: max_mapnr from the input's header instead of its PT_LOADs */
+  maxMapnr?: number;
+  /** refiltering: phys_base from the input's sub-header */
+  physBase?: bigint;
 }
 
 export function maxMapnrOfLoads(loads: readonly LoadSegment[], pageSize: number): number {
@@ -49,7 +53,7 @@ export function maxMapnrOfLoads(loads: readonly LoadSegment[], pageSize: number)
 }
 
 export function buildKernelModel(mem: PhysicalMemory, vmcoreinfoText: string | undefined, opts: KernelModelOptions): KernelModel {
-  const maxMapnrLoads = maxMapnrOfLoads(mem.loads, mem.pageSize);
+  const maxMapnrLoads = opts.maxMapnr ?? maxMapnrOfLoads(mem.loads, mem.pageSize);
   if (maxMapnrLoads === 0) throw new DumpError('no-load', 'the vmcore holds no memory');
   if (vmcoreinfoText === undefined) {
     return {
@@ -68,7 +72,7 @@ export function buildKernelModel(mem: PhysicalMemory, vmcoreinfoText: string | u
   const smeMask = BigInt.asUintN(64, vi.numberBig('sme_mask') ?? 0n);
 
   // phys_base: VMCOREINFO, else derived from the kernel-text PT_LOAD
-  let physBase = vi.numberBig('phys_base');
+  let physBase = opts.physBase ?? vi.numberBig('phys_base');
   if (physBase === undefined) {
     physBase = 0n;
     for (const l of mem.loads) {

@@ -155,8 +155,9 @@ class ChunkOut {
 
   flush(): void {
     if (this.pos === 0) return;
-    this.emit(Buffer.from(this.buf.subarray(0, this.pos)));
+    const chunk = Buffer.from(this.buf.subarray(0, this.pos));
     this.pos = 0;
+    this.emit(chunk);
   }
 }
 
@@ -367,7 +368,7 @@ function dumpLogBuf(vi: VmcoreInfo, tr: VirtReader, kernelVersion: number, parti
   walkRecords(buf, { sizeLog, offTs, offLen, offTextLen }, firstIdx, nextIdx, logBuf, out);
 }
 
-interface LogLayout {
+export interface LogLayout {
   sizeLog: number;
   offTs: number;
   offLen: number;

@@ -2,7 +2,6 @@
 // data strictly in pfn order while the pool reads and compresses the pages of later
 // batches. Never more than a fixed number of batches in flight: a slow disk stalls the
 // workers instead of growing memory. Spec: kdump-compressed.md §1-§7.
-import { setRanges } from '../filter/bitmap';
 import { C_ZERO } from '../filter/dump-level';
 import { PageDesc } from '../format/diskdump';
 import { KdumpGeometry, dataStart, encodeMainHeader, encodeSubHeader, kdumpGeometry } from '../format/kdump-layout';
@@ -40,7 +39,7 @@ export class KdumpWriter {
 
   constructor(private readonly job: DumpJob, private readonly sink: DumpSink, private readonly o: KdumpWriteOptions = {}) {
     this.pageSize = job.pageSize;
-    this.g = kdumpGeometry(job.pageSize, job.vm.info.noteSize, job.maxMapnr);
+    this.g = kdumpGeometry(job.pageSize, job.vm.noteBytes.length, job.maxMapnr);
   }
 
   get status(): number {
@@ -49,13 +48,13 @@ export class KdumpWriter {
 
   writeHeaders(): void {
     const job = this.job;
-    const info = job.vm.info;
+    const info = job.vm;
     this.sink.write(encodeMainHeader(this.g, {
       utsname: job.km.utsname, crashTime: job.km.crashTime, status: this.status, nrCpus: countPrstatus(info.notes),
     }), 0);
-    if (info.noteSize > 0) this.sink.write(info.noteBytes, this.g.blockSize + 104);
+    if (info.noteBytes.length > 0) this.sink.write(info.noteBytes, this.g.blockSize + 104);
     this.sink.write(encodeSubHeader(this.g, {
-      physBase: job.km.physBase, dumpLevel: job.dumpLevel, noteSize: info.noteSize,
+      physBase: job.km.physBase, dumpLevel: job.dumpLevel, noteSize: info.noteBytes.length,
       vmcoreinfoDescOffset: info.vmcoreinfo?.descOffset ?? -1, vmcoreinfoSize: info.vmcoreinfo?.size ?? 0,
       split: this.o.split,
     }), this.g.blockSize);
@@ -70,7 +69,7 @@ export class KdumpWriter {
       const len = Math.ceil((cy.end - cy.start) / 8);
       const view = bm.subarray(0, len);
       view.fill(0);
-      setRanges(view, cy.start, job.sets.memory);
+      job.sets.fillMemory(view, cy.start);
       this.sink.write(view, this.g.offsetBitmap1 + cy.start / 8);
     }
   }

@@ -4,12 +4,13 @@ import * as os from 'os';
 import type { CodecName } from '../codec';
 import { C_ZERO, DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXCLUDE_USER_DATA, DL_EXCLUDE_ZERO, NUM_COUNTERS } from '../filter/dump-level';
 import { ScanSetup, scanNeeded } from '../filter/page-scan';
-import { LoadPfnSets, loadPfnSets } from '../filter/pfn-ranges';
+import { PfnSets, bitmapPfnSets, loadPfnSets, rangePfnSets } from '../filter/pfn-ranges';
 import { KernelModel, buildKernelModel } from '../kernel/kernel-model';
 import { hasBuddyTest } from '../kernel/page-layout';
-import { DumpError } from '../util/errors';
+import { DumpError, EXIT_WRONG_RELEASE } from '../util/errors';
 import type { Messages } from '../util/messages';
-import { ElfVmcore } from '../vmcore/elf-vmcore';
+import { KdumpVmcore } from '../vmcore/kdump-vmcore';
+import { DumpInput, openInput } from '../vmcore/open';
 import { BitmapCache } from './bitmap-cache';
 import { CyclePlan, planCycles } from './cycles';
 import { Executor, InlineExecutor, PoolExecutor } from './executor';
@@ -31,6 +32,10 @@ export interface DumpOptions {
   /** makedumpfile modes that force one cycle with a bitmap file */
   forceOneCycle?: boolean;
   numDumpfiles?: number;
+  /** -i: VMCOREINFO text to use instead of the input's note */
+  vmcoreinfoText?: string;
+  /** path of that file, for messages */
+  vmcoreinfoFile?: string;
 }
 
 export interface DumpStats {
@@ -46,13 +51,13 @@ export interface DumpStats {
 export interface DumpJob {
   opts: DumpOptions;
   msgs: Messages;
-  vm: ElfVmcore;
+  vm: DumpInput;
   km: KernelModel;
   dumpLevel: number;
   pageSize: number;
   maxMapnr: number;
   plan: CyclePlan;
-  sets: LoadPfnSets;
+  sets: PfnSets;
   numCycles: number;
   scanSetup?: ScanSetup;
   workerSetup: WorkerSetup;
@@ -94,16 +99,31 @@ export const DEFAULT_BITMAP_CACHE = 32 << 20;
 
 export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
   const startedAt = Date.now();
-  const vm = ElfVmcore.open(opts.input);
+  const vm = openInput(opts.input);
   try {
-    const level = opts.dumpLevel;
+    const kd = vm instanceof KdumpVmcore ? vm : undefined;
+    let level = opts.dumpLevel;
+    if (kd) {
+      // refiltering cannot bring back what the input left out: its level is kept (update_dump_level)
+      const merged = level | kd.sub.dump_level;
+      if (merged !== level) {
+        msgs.msg(`dump_level is changed to ${merged}, because ${opts.input} was created by dump_level(${kd.sub.dump_level}).`);
+        level = merged;
+      }
+    }
     const needLayout = (level & (DL_EXCLUDE_CACHE | DL_EXCLUDE_CACHE_PRI | DL_EXCLUDE_USER_DATA | DL_EXCLUDE_FREE)) !== 0;
-    const vmcoreinfo = vm.info.vmcoreinfo?.text;
+    const vmcoreinfo = opts.vmcoreinfoText ?? vm.vmcoreinfo?.text;
     if (vmcoreinfo === undefined && level > DL_EXCLUDE_ZERO) {
       throw new DumpError('no-vmcoreinfo',
-        `${opts.input} has no VMCOREINFO note: dump level ${level} needs it (only -d 0 and -d 1 work without it)`);
+        `${opts.input} has no VMCOREINFO note: dump level ${level} needs it (only -d 0 and -d 1 work without it, or give -i VMCOREINFO)`);
     }
-    const km = buildKernelModel(vm, vmcoreinfo, { warn: (m) => msgs.warn(m), needPageLayout: needLayout });
+    const km = buildKernelModel(vm, vmcoreinfo, {
+      warn: (m) => msgs.warn(m), needPageLayout: needLayout,
+      maxMapnr: kd?.maxMapnr, physBase: kd ? kd.sub.phys_base : undefined,
+    });
+    if (opts.vmcoreinfoText !== undefined && km.release && km.vmcoreinfo && km.vmcoreinfo.osRelease !== km.release) {
+      throw new DumpError('wrong-release', `${opts.vmcoreinfoFile ?? 'VMCOREINFO'} and ${opts.input} don't match (release ${km.vmcoreinfo.osRelease} vs ${km.release})`, EXIT_WRONG_RELEASE);
+    }
     const pageSize = km.pageSize;
     const maxMapnr = km.maxMapnr;
     const pagesPerSection = km.memmap?.pagesPerSection ?? 32768;
@@ -112,10 +132,12 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
     const plan = planCycles({
       maxMapnrLoads: km.maxMapnrLoads, maxMapnr, pagesPerSection, cyclicBufferKiB: opts.cyclicBufferKiB,
       numThreadsOption: opts.numThreads ?? 0, numDumpfiles: opts.numDumpfiles ?? 1,
-      forceOneCycle: !!opts.forceOneCycle, freeMemory: opts.freeMemory, threads,
+      forceOneCycle: !!opts.forceOneCycle || !!kd, freeMemory: opts.freeMemory, threads,
     });
     for (const m of plan.messages) msgs.msg(m);
-    const sets = loadPfnSets(vm.loads, pageSize, maxMapnr, plan.mode);
+    const sets: PfnSets = kd
+      ? bitmapPfnSets(kd.bitmap1, kd.bitmap2, maxMapnr)
+      : rangePfnSets(loadPfnSets(vm.loads, pageSize, maxMapnr, plan.mode));
 
     let scanSetup: ScanSetup | undefined;
     if (km.layout && km.memmap && scanNeeded(km.layout, level)) {
@@ -125,7 +147,7 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
       msgs.warn('this kernel exports no PageBuddy marker; free pages cannot be told from mem_map and are kept');
     }
     const workerSetup: WorkerSetup = {
-      input: { kind: 'elf', path: opts.input },
+      input: { kind: vm.kind, path: opts.input },
       pageSize,
       translator: km.translator ? { rootPa: km.translator.rootPa, fiveLevel: km.translator.fiveLevel, smeMask: km.vmcoreinfo ? BigInt.asUintN(64, km.vmcoreinfo.numberBig('sme_mask') ?? 0n) : 0n } : undefined,
       scan: scanSetup,

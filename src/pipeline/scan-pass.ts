@@ -1,6 +1,6 @@
 // Pass 1: build every cycle's 2nd bitmap once (the mem_map scan, spread over the pool),
 // count the dumpable pages, keep the bitmap compressed for pass 2.
-import { clearBits, popcountBytes, setRanges } from '../filter/bitmap';
+import { clearBits, popcountBytes } from '../filter/bitmap';
 import type { ScanResult } from '../filter/page-scan';
 import type { DumpJob } from './prepare';
 import type { ScanTask } from './scan-task';
@@ -29,7 +29,7 @@ async function buildCycle(job: DumpJob, cy: CycleBounds, bm: Uint8Array): Promis
   bm.fill(0);
   const byteLen = Math.ceil((cy.end - cy.start) / 8);
   const view = bm.subarray(0, byteLen);
-  setRanges(view, cy.start, job.sets.dumpable);
+  job.sets.fillDumpable(view, cy.start);
   let results: ScanResult[] = [];
   if (job.scanSetup) {
     const tasks: Promise<ScanResult>[] = [];

@@ -4,11 +4,11 @@ import type { CodecName, PageCodec } from '../codec';
 import { createCodec } from '../codec';
 import { PageScanner, ScanSetup } from '../filter/page-scan';
 import { X86_64Translator } from '../translate/x86_64';
-import { ElfVmcore } from '../vmcore/elf-vmcore';
-import type { PhysicalMemory } from '../vmcore/physical';
+import { KdumpVmcore } from '../vmcore/kdump-vmcore';
+import { DumpInput, InputKind, openInput as open } from '../vmcore/open';
 
 export interface InputDesc {
-  kind: 'elf';
+  kind: InputKind;
   path: string;
 }
 
@@ -26,23 +26,19 @@ export interface WorkerSetup {
 /** Per-thread state: the open input, a translator with its own cache, a scanner, a codec. */
 export interface WorkerContext {
   setup: WorkerSetup;
-  mem: PhysicalMemory;
+  mem: DumpInput;
   scanner?: PageScanner;
   codec?: PageCodec;
   close(): void;
 }
 
-export function openInput(input: InputDesc): PhysicalMemory & { close(): void } {
-  return ElfVmcore.open(input.path);
-}
-
-export function createWorkerContext(setup: WorkerSetup, mem?: PhysicalMemory): WorkerContext {
-  const own = mem ? undefined : openInput(setup.input);
+export function createWorkerContext(setup: WorkerSetup, mem?: DumpInput): WorkerContext {
+  const own = mem ? undefined : open(setup.input.path, setup.input.kind);
   const m = mem ?? own!;
   let scanner: PageScanner | undefined;
   if (setup.scan && setup.translator) {
     const tr = new X86_64Translator(m, setup.translator.rootPa, setup.translator.fiveLevel, setup.translator.smeMask);
-    scanner = new PageScanner(setup.scan, tr);
+    scanner = new PageScanner(setup.scan, tr, m instanceof KdumpVmcore ? m.bitmap1 : undefined);
   }
   return {
     setup,

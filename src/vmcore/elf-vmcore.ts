@@ -34,6 +34,7 @@ export interface ElfVmcoreInfo {
 }
 
 export class ElfVmcore implements PhysicalMemory {
+  readonly kind = 'elf' as const;
   readonly pageSize = 4096;
   readonly loads: LoadSegment[];
   private readonly map: FileMap;
@@ -64,6 +65,11 @@ export class ElfVmcore implements PhysicalMemory {
   close(): void {
     fs.closeSync(this.fd);
   }
+
+  get path(): string { return this.info.path; }
+  get noteBytes(): Buffer { return this.info.noteBytes; }
+  get notes(): ElfNote[] { return this.info.notes; }
+  get vmcoreinfo(): ElfVmcoreInfo['vmcoreinfo'] { return this.info.vmcoreinfo; }
 
   fileOffset(pa: number): number {
     return this.map.fileOffset(pa);

@@ -28,6 +28,7 @@ export interface PageRecord {
 }
 
 export class KdumpVmcore implements PhysicalMemory {
+  readonly kind = 'kdump' as const;
   readonly header: DiskDumpHeaderValue;
   readonly sub: KdumpSubHeaderValue;
   readonly pageSize: number;
@@ -236,9 +237,11 @@ export class KdumpVmcore implements PhysicalMemory {
     return -1;
   }
 
+  private readonly pageBuf = Buffer.alloc(4096);
+
   read(pa: number, buf: Uint8Array, off: number, len: number): boolean {
     let any = false;
-    const page = Buffer.alloc(this.pageSize);
+    const page = this.pageSize === this.pageBuf.length ? this.pageBuf : Buffer.alloc(this.pageSize);
     let p = pa;
     let o = off;
     const end = pa + len;
@@ -247,9 +250,14 @@ export class KdumpVmcore implements PhysicalMemory {
       const inPage = p - pfn * this.pageSize;
       const n = Math.min(end - p, this.pageSize - inPage);
       if (pfn < this.maxMapnr && this.inMemory(pfn)) any = true;
-      const st = this.readPage(pfn, page);
-      if (st === 'ok') buf.set(page.subarray(inPage, inPage + n), o);
-      else buf.fill(0, o, o + n);
+      if (inPage === 0 && n === this.pageSize) {
+        // whole page: decode straight into the caller's buffer
+        if (this.readPage(pfn, buf, o) !== 'ok') buf.fill(0, o, o + n);
+      } else if (this.readPage(pfn, page) === 'ok') {
+        page.copy(buf, o, inPage, inPage + n);
+      } else {
+        buf.fill(0, o, o + n);
+      }
       p += n;
       o += n;
     }

@@ -1,0 +1,52 @@
+// Opens a dump input of any supported format: an ELF vmcore, or a kdump-compressed dump
+// (refiltering). Each format knows how to recognise itself; this tries them in turn.
+import * as fs from 'fs';
+import { ELF_MAGIC } from '../format/elf';
+import { FLAT_SIGNATURE } from '../format/flattened';
+import { DumpError } from '../util/errors';
+import { preadFull } from '../util/file';
+import { ElfVmcore } from './elf-vmcore';
+import { KdumpVmcore, isKdumpCompressed } from './kdump-vmcore';
+import type { ElfNote } from './notes';
+import type { PhysicalMemory } from './physical';
+
+export type InputKind = 'elf' | 'kdump';
+
+/** What every input offers the layers above it. */
+export interface DumpInput extends PhysicalMemory {
+  readonly kind: InputKind;
+  readonly path: string;
+  /** the crashed kernel's ELF note segment, verbatim (copied into the output) */
+  readonly noteBytes: Buffer;
+  readonly notes: ElfNote[];
+  readonly vmcoreinfo?: { descOffset: number; size: number; text: string };
+  close(): void;
+}
+
+export function sniffInput(path: string): InputKind {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (e) {
+    throw new DumpError('open-failed', `can't open ${path}: ${(e as Error).message}`);
+  }
+  const head = Buffer.alloc(16);
+  let n = 0;
+  try {
+    n = preadFull(fd, head, 0, 16, 0);
+  } catch (e) {
+    throw new DumpError('read-error', `can't read ${path}: ${(e as Error).message}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (n >= 4 && head.subarray(0, 4).equals(ELF_MAGIC)) return 'elf';
+  if (n >= 8 && isKdumpCompressed(head)) return 'kdump';
+  if (n >= 12 && head.subarray(0, 12).toString('latin1') === FLAT_SIGNATURE) {
+    throw new DumpError('flattened-input', `${path} is a flattened stream (-F): rebuild it first with cyclodump -R`);
+  }
+  throw new DumpError('not-elf', `${path} is not an ELF file (no ELF magic) nor a kdump-compressed dump`);
+}
+
+export function openInput(path: string, kind: InputKind = sniffInput(path)): DumpInput {
+  return kind === 'elf' ? ElfVmcore.open(path) : KdumpVmcore.open(path);
+}
