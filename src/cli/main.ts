@@ -1,132 +1,73 @@
 // cyclodump's command line: makedumpfile's options and meanings, its messages where
 // scripts read them, its exit statuses. Errors end in one line on stderr, never a stack.
-import { Command, CommanderError, Option } from 'commander';
-import type { CodecName } from '../codec';
-import { parseDumpLevels } from '../filter/dump-level';
-import { runKdumpDump } from '../pipeline/dump';
-import { formatReport } from '../pipeline/report';
+import * as fs from 'fs';
+import { DUMP_DH_EXCLUDED_VMEMMAP } from '../format/diskdump';
+import { rebuildFlattened } from '../format/flattened-rebuild';
+import { reassemble } from '../format/reassemble';
+import { DmesgCorruptError, extractDmesg } from '../kernel/printk';
+import { buildKernelModel } from '../kernel/kernel-model';
+import { RunOptions, runDump } from '../pipeline/dump';
+import { runMemUsage } from '../pipeline/mem-usage';
+import { DumpReport, formatReport } from '../pipeline/report';
+import { runSplitDump } from '../pipeline/split-output';
 import { DumpError, EXIT_COMPLETED, EXIT_FAILED, NoSpaceError } from '../util/errors';
-import { DEFAULT_MSG_LEVEL, MAX_MSG_LEVEL, ML_PRINT_REPORT_MSG, Messages } from '../util/messages';
+import { DEFAULT_MSG_LEVEL, Messages } from '../util/messages';
+import { openInput } from '../vmcore/open';
+import { helpText } from './help';
+import { ParsedCommand, parseCommandLine } from './parse';
 import { VERSION } from './version';
-
-class UsageError extends Error {}
-
-function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (v: string): number => {
-    if (!/^\d+$/.test(v)) throw new UsageError(`invalid ${name} "${v}"`);
-    const n = Number(v);
-    if (n < min || n > max) throw new UsageError(`${name} ${n} is out of range (${min}-${max})`);
-    return n;
-  };
-}
-
-export interface ParsedArgs {
-  codec: CodecName;
-  dumpLevels: number[];
-  cyclicBufferKiB?: number;
-  numThreads?: number;
-  bitmapCacheKiB?: number;
-  messageLevel: number;
-  force: boolean;
-  showStats: boolean;
-  positionals: string[];
-}
-
-export function buildProgram(onCodec: (c: CodecName) => void): Command {
-  const program = new Command('cyclodump')
-    .usage('[-c|-l|-p|-z] [-d LEVEL] [--cyclic-buffer KB] [--num-threads N] [--message-level N] VMCORE DUMPFILE')
-    .description('Write a filtered, compressed kdump dump file from a Linux crash dump (makedumpfile-compatible).')
-    .argument('[files...]', 'VMCORE (e.g. /proc/vmcore) and DUMPFILE')
-    .helpOption('-h, --help', 'show this help')
-    .addOption(new Option('-c', 'compress each page with zlib (level 1)'))
-    .addOption(new Option('-l', 'compress each page with LZO1X-1'))
-    .addOption(new Option('-p', 'compress each page with snappy'))
-    .addOption(new Option('-z', 'compress each page with zstd (level 1)'))
-    .addOption(new Option('-d <level>', 'dump level: sum of 1 zero, 2 cache, 4 private cache, 8 user data, 16 free pages; a,b,c retries after ENOSPC').default('0'))
-    .addOption(new Option('--cyclic-buffer <KiB>', 'bitmap buffer per cycle in KiB (default: makedumpfile\'s rule, at most 4 MiB)').argParser(intArg('cyclic buffer size', 1, 1 << 30)))
-    .addOption(new Option('--num-threads <N>', 'worker threads (default: the CPUs this process may run on; 1: no worker threads)').argParser(intArg('thread count', 0, 256)))
-    .addOption(new Option('--bitmap-cache <KiB>', 'cyclodump: memory for the lz4-compressed 2nd bitmap kept between the two passes (default 32768); cycles that do not fit are scanned again').argParser(intArg('bitmap cache size', 0, 1 << 30)))
-    .addOption(new Option('--message-level <N>', 'bit mask: 1 progress, 2 common, 4 errors, 8 debug, 16 report').argParser(intArg('message level', 0, MAX_MSG_LEVEL)).default(DEFAULT_MSG_LEVEL))
-    .addOption(new Option('-f', 'overwrite an existing DUMPFILE'))
-    .addOption(new Option('--show-stats', 'print the page report (message level 16)'))
-    .addOption(new Option('-v', 'show the version'))
-    .exitOverride()
-    .configureOutput({ writeErr: () => undefined, writeOut: (s) => process.stdout.write(s) })
-    .allowExcessArguments(true);
-  for (const [flag, codec] of [['c', 'zlib'], ['l', 'lzo'], ['p', 'snappy'], ['z', 'zstd']] as const) {
-    // the last of -c/-l/-p/-z on the command line wins, as in makedumpfile
-    program.on(`option:${flag}`, () => onCodec(codec));
-  }
-  return program;
-}
-
-export function parseArgs(argv: string[]): ParsedArgs | 'help' | 'version' {
-  let codec: CodecName = 'none';
-  const program = buildProgram((c) => { codec = c; });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return 'help';
-      throw new UsageError(e.message.replace(/^error: /, ''));
-    }
-    throw e;
-  }
-  const o = program.opts();
-  if (o.v) return 'version';
-  let dumpLevels: number[];
-  try {
-    dumpLevels = parseDumpLevels(String(o.d));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  return {
-    codec, dumpLevels, cyclicBufferKiB: o.cyclicBuffer, numThreads: o.numThreads, bitmapCacheKiB: o.bitmapCache,
-    messageLevel: o.messageLevel | (o.showStats ? ML_PRINT_REPORT_MSG : 0), force: !!o.f, showStats: !!o.showStats,
-    positionals: program.args,
-  };
-}
 
 export async function main(argv: string[]): Promise<number> {
   let msgs = new Messages(DEFAULT_MSG_LEVEL);
   try {
-    const args = parseArgs(argv);
-    if (args === 'help') return EXIT_COMPLETED;
-    if (args === 'version') {
-      process.stdout.write(`cyclodump: version ${VERSION} (makedumpfile 1.7.2 compatible)\n`);
-      return EXIT_COMPLETED;
+    if (argv[0] === 'info' || argv[0] === 'map') {
+      const { subcommand } = await import('./subcommands');
+      return await subcommand(argv[0], argv.slice(1));
     }
-    msgs = new Messages(args.messageLevel);
-    if (args.positionals.length !== 2) {
-      throw new UsageError(args.positionals.length < 2 ? 'VMCORE and DUMPFILE are needed' : `unexpected argument "${args.positionals[2]}"`);
+    const parsed = parseCommandLine(argv);
+    switch (parsed.kind) {
+      case 'help':
+        process.stdout.write(helpText());
+        return EXIT_COMPLETED;
+      case 'version':
+        process.stdout.write(`cyclodump: version ${VERSION} (makedumpfile 1.7.2 compatible)\n`);
+        return EXIT_COMPLETED;
+      case 'invalid':
+        process.stderr.write(`cyclodump: ${parsed.message}\nCommandline parameter is invalid.\nTry 'cyclodump --help' for more information.\n`);
+        return EXIT_FAILED;
     }
-    const [input, output] = args.positionals;
-    for (let i = 0; i < args.dumpLevels.length; i++) {
-      const level = args.dumpLevels[i];
-      const outcome = await runKdumpDump({
-        input, output, force: args.force || i > 0, dumpLevel: level, codec: args.codec,
-        cyclicBufferKiB: args.cyclicBufferKiB, numThreads: args.numThreads,
-        bitmapCacheBytes: args.bitmapCacheKiB === undefined ? undefined : args.bitmapCacheKiB * 1024,
-      }, msgs);
-      if (outcome.error) {
-        if (outcome.error instanceof NoSpaceError && i + 1 < args.dumpLevels.length) {
-          msgs.msg(`${outcome.error.message}; retrying with dump level ${args.dumpLevels[i + 1]}`);
-          continue;
-        }
-        msgs.report(formatReport(outcome.report));
-        throw outcome.error;
-      }
-      msgs.report(formatReport(outcome.report));
-      msgs.msg(`The dumpfile is saved to ${output}.`);
-      msgs.msg('\ncyclodump Completed.');
-      return EXIT_COMPLETED;
-    }
-    return EXIT_FAILED;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`cyclodump: ${e.message}\nTry 'cyclodump --help' for more information.\n`);
+    const cmd = parsed.cmd;
+    if (cmd.refused.length > 0) {
+      const r = cmd.refused[0];
+      process.stderr.write(`cyclodump: ${r.option} is not supported: ${r.reason}\n`);
       return EXIT_FAILED;
     }
+    if (cmd.checkParams) return EXIT_COMPLETED;
+    // with -F the dump goes to stdout, so every message goes to stderr (as makedumpfile does)
+    msgs = cmd.flatten ? new Messages(cmd.messageLevel, process.stderr, process.stderr) : new Messages(cmd.messageLevel);
+    switch (cmd.mode) {
+      case 'rearrange': {
+        const r = await rebuildFlattened(0, cmd.dumpfile!, { force: cmd.force });
+        msgs.msg(`\nThe dumpfile is saved to ${cmd.dumpfile}.`);
+        void r;
+        break;
+      }
+      case 'reassemble':
+        reassemble(cmd.dumpfiles, cmd.dumpfile!, { force: cmd.force });
+        msgs.msg(`\nThe dumpfile is saved to ${cmd.dumpfile}.`);
+        break;
+      case 'dmesg':
+        writeDmesgFile(cmd, msgs);
+        break;
+      case 'mem-usage':
+        await runMemUsage(dumpOptions(cmd, cmd.dumpLevels[0]), msgs);
+        return EXIT_COMPLETED;
+      case 'create':
+        return await create(cmd, msgs);
+    }
+    msgs.msg('\ncyclodump Completed.');
+    return EXIT_COMPLETED;
+  } catch (e) {
     if (e instanceof DumpError) {
       process.stderr.write(`cyclodump: ${e.message}\n`);
       msgs.msg('\ncyclodump Failed.');
@@ -136,6 +77,117 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.CYCLODUMP_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
     return EXIT_FAILED;
   }
+}
+
+function readVmcoreinfoFile(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return fs.readFileSync(file, 'latin1');
+  } catch (e) {
+    throw new DumpError('vmcoreinfo-file', `can't read the VMCOREINFO file ${file}: ${(e as Error).message}`);
+  }
+}
+
+function dumpOptions(cmd: ParsedCommand, level: number): RunOptions {
+  return {
+    input: cmd.vmcore!,
+    output: cmd.dumpfile,
+    dumpLevel: level,
+    codec: cmd.codec,
+    elf: cmd.elf,
+    flatten: cmd.flatten,
+    dryRun: cmd.dryRun,
+    force: cmd.force,
+    sizeLimit: cmd.sizeLimit,
+    cyclicBufferKiB: cmd.cyclicBufferKiB,
+    numThreads: cmd.numThreads,
+    bitmapCacheBytes: cmd.bitmapCacheKiB === undefined ? undefined : cmd.bitmapCacheKiB * 1024,
+    forceOneCycle: cmd.workDir !== undefined || cmd.excludeVmemmap,
+    workDir: cmd.workDir,
+    vtop: cmd.vtop,
+    excludeVmemmap: cmd.excludeVmemmap,
+    extraStatus: cmd.excludeVmemmap ? DUMP_DH_EXCLUDED_VMEMMAP : 0,
+    vmcoreinfoText: readVmcoreinfoFile(cmd.vmcoreinfoFile),
+    vmcoreinfoFile: cmd.vmcoreinfoFile,
+    flatRecordBytes: 4096 * 2 ** Math.max(0, Math.min(cmd.blockOrder, 14)),
+    numDumpfiles: cmd.dumpfiles.length || 1,
+  };
+}
+
+async function create(cmd: ParsedCommand, msgs: Messages): Promise<number> {
+  const levels = cmd.dumpLevels;
+  for (let i = 0; i < levels.length; i++) {
+    const opts = dumpOptions(cmd, levels[i]);
+    if (i > 0) opts.force = true;
+    let report: DumpReport;
+    let error: DumpError | undefined;
+    if (cmd.dumpfiles.length > 0) {
+      ({ report, error } = await runSplitDump({ ...opts, outputs: cmd.dumpfiles, splitblockKiB: cmd.splitblockKiB }, msgs));
+    } else {
+      ({ report, error } = await runDump(opts, msgs));
+    }
+    if (error) {
+      if (error instanceof NoSpaceError && i + 1 < levels.length && !cmd.flatten) {
+        msgs.msg(`${error.message}; retrying with dump level ${levels[i + 1]}`);
+        continue;
+      }
+      msgs.report(formatReport(report));
+      throw error;
+    }
+    msgs.report(formatReport(report));
+    if (cmd.dryRun) {
+      msgs.msg('\nThe dry run is done: nothing was written.');
+    } else if (cmd.dumpfiles.length > 0) {
+      msgs.msg(`\nThe dumpfiles are saved to ${cmd.dumpfiles.slice(0, -1).join(', ')}, and ${cmd.dumpfiles[cmd.dumpfiles.length - 1]}.`);
+    } else if (!cmd.flatten) {
+      msgs.msg(`\nThe dumpfile is saved to ${cmd.dumpfile}.`);
+    }
+    msgs.msg('\ncyclodump Completed.');
+    return EXIT_COMPLETED;
+  }
+  return EXIT_FAILED;
+}
+
+function writeDmesgFile(cmd: ParsedCommand, msgs: Messages): void {
+  const input = openInput(cmd.vmcore!);
+  let text: Buffer;
+  let failure: DumpError | undefined;
+  try {
+    const vmcoreinfo = readVmcoreinfoFile(cmd.vmcoreinfoFile) ?? input.vmcoreinfo?.text;
+    if (vmcoreinfo === undefined) throw new DumpError('no-vmcoreinfo', `${cmd.vmcore} has no VMCOREINFO note: the kernel log can't be found without it (give -i VMCOREINFO)`);
+    const km = buildKernelModel(input, vmcoreinfo, {
+      warn: (m) => msgs.warn(m), needPageLayout: false,
+      maxMapnr: 'maxMapnr' in input ? (input as { maxMapnr: number }).maxMapnr : undefined,
+    });
+    try {
+      text = extractDmesg(km, { partial: cmd.partialDmesg });
+    } catch (e) {
+      if (!(e instanceof DmesgCorruptError)) throw e;
+      // makedumpfile leaves what it could read behind, and fails
+      text = e.partialText;
+      failure = e;
+    }
+  } finally {
+    input.close();
+  }
+  if (cmd.flatten) {
+    fs.writeSync(1, text);
+  } else {
+    let fd: number;
+    try {
+      fd = fs.openSync(cmd.dumpfile!, cmd.force ? 'w' : 'wx', 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new DumpError('output-exists', `can't open the dmesg file ${cmd.dumpfile}: file exists (use -f to overwrite)`);
+      throw new DumpError('output-open', `can't open the dmesg file ${cmd.dumpfile}: ${(e as Error).message}`);
+    }
+    try {
+      fs.writeSync(fd, text);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  if (failure) throw failure;
+  if (!cmd.flatten) msgs.msg(`\nThe dmesg log is saved to ${cmd.dumpfile}.`);
 }
 
 if (require.main === module) {

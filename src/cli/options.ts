@@ -36,7 +36,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { short: 'F', key: 'F', status: 'supported', help: 'Write the dump to stdout in makedumpfile\'s flattened format (for ssh); rebuild it with -R.' },
   { short: 'R', key: 'R', status: 'supported', help: 'Rebuild a dump file from a flattened stream on stdin: cyclodump -R DUMPFILE < STREAM.' },
   { short: 'f', key: 'f', status: 'supported', help: 'Overwrite an existing dump file (without it, an existing file is refused).' },
-  { short: 'b', arg: 'ORDER', key: 'b', status: 'supported', help: 'Write in units of page size << ORDER (default 4); no effect on the output.' },
+  { short: 'b', arg: 'ORDER', key: 'b', status: 'supported', help: 'With -F, write records of at most page size << ORDER bytes (default 4), as makedumpfile\'s cache; no effect on the dump\'s contents.' },
   { short: 'D', key: 'D', status: 'supported', help: 'Print debugging messages (message level 8).' },
   { short: 'L', arg: 'SIZE', key: 'L', status: 'supported', help: 'Limit the dump file to SIZE bytes (K, M, G, T suffixes); reaching it is handled like a full disk.' },
   { short: 'e', key: 'e', status: 'supported', help: 'Also leave out the struct pages (vmemmap) of excluded memory; needs --work-dir.' },
@@ -70,7 +70,6 @@ export const OPTIONS: readonly OptionDef[] = [
   { long: 'bitmap-cache', arg: 'KIB', key: 'bitmapCache', status: 'extension', help: 'Memory for the lz4-compressed 2nd bitmap kept between the two passes (default 32768); cycles that do not fit are scanned again.' },
   { long: 'report-json', arg: 'FILE', key: 'reportJson', status: 'extension', help: 'Also write the page report as JSON to FILE.' },
   { long: 'log-json', key: 'logJson', status: 'extension', help: 'Write log lines as JSON (pino) on stderr instead of text.' },
-  { long: 'lz4-pages', key: 'lz4Pages', status: 'extension', help: 'UNSAFE: compress pages with lz4. No other tool (crash, libkdumpfile, makedumpfile) can read such a dump; only cyclodump can refilter it to a readable one.' },
 ];
 
 /** How the option is written on a command line, e.g. "-d LEVEL" or "--num-threads N". */

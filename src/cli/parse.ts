@@ -93,9 +93,7 @@ function buildProgram(onCodec: (c: CodecName) => void): Command {
 
 export function parseCommandLine(argv: string[]): ParseOutcome {
   let codec: CodecName = 'none';
-  let lz4 = false;
   const program = buildProgram((c) => { codec = c; });
-  program.on('option:lz4-pages', () => { lz4 = true; });
   try {
     program.parse(argv, { from: 'user' });
   } catch (e) {
@@ -107,7 +105,6 @@ export function parseCommandLine(argv: string[]): ParseOutcome {
   const o = program.opts() as Record<string, string | boolean | undefined>;
   if (o.help) return { kind: 'help' };
   if (o.v) return { kind: 'version' };
-  void lz4;
 
   const str = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
   const flag = (k: string): boolean => o[k] === true;

@@ -3,6 +3,9 @@
 // are long runs of 0x00 and 0xff and shrink by orders of magnitude; a cycle that does not
 // fit the budget is rescanned in pass 2, as makedumpfile rescans every cycle.
 
+import * as fs from 'fs';
+import * as path from 'path';
+
 type Lz4 = typeof import('lz4-napi');
 let lz4: Lz4 | undefined;
 function lib(): Lz4 {
@@ -11,36 +14,90 @@ function lib(): Lz4 {
   return lz4;
 }
 
+interface Slot {
+  /** in memory, or at `fileOffset` of the spill file */
+  data?: Buffer;
+  fileOffset: number;
+  packedLen: number;
+  len: number;
+}
+
 export class BitmapCache {
-  private readonly slots = new Map<number, { data: Buffer; len: number }>();
+  private readonly slots = new Map<number, Slot>();
   private used = 0;
   /** cycles that did not fit */
   dropped = 0;
+  private spillFd = -1;
+  private spillEnd = 0;
 
-  constructor(readonly budgetBytes: number) {}
+  /**
+   * @param spillDir --work-dir: cycles over the memory budget go to a file there (unlinked
+   *   at once) instead of being scanned again
+   */
+  constructor(readonly budgetBytes: number, private readonly spillDir?: string) {}
 
-  /** Stores a copy of `bm`; returns false when it does not fit the budget. */
+  /** Stores a copy of `bm` (replacing the cycle's earlier one); false when it could not be kept. */
   put(cycle: number, bm: Uint8Array): boolean {
+    this.drop(cycle);
     const src = Buffer.from(bm.buffer, bm.byteOffset, bm.length);
     const packed = lib().compressSync(src);
-    if (this.used + packed.length > this.budgetBytes) {
-      this.dropped++;
-      return false;
+    if (this.used + packed.length <= this.budgetBytes) {
+      this.slots.set(cycle, { data: packed, fileOffset: -1, packedLen: packed.length, len: bm.length });
+      this.used += packed.length;
+      return true;
     }
-    this.slots.set(cycle, { data: packed, len: bm.length });
-    this.used += packed.length;
-    return true;
+    if (this.spillDir !== undefined) {
+      if (this.spillFd < 0) {
+        const name = path.join(this.spillDir, `cyclodump-bitmap-${process.pid}-${Date.now()}`);
+        this.spillFd = fs.openSync(name, 'w+', 0o600);
+        fs.unlinkSync(name);
+      }
+      fs.writeSync(this.spillFd, packed, 0, packed.length, this.spillEnd);
+      this.slots.set(cycle, { fileOffset: this.spillEnd, packedLen: packed.length, len: bm.length });
+      this.spillEnd += packed.length;
+      return true;
+    }
+    this.dropped++;
+    return false;
+  }
+
+  private drop(cycle: number): void {
+    const s = this.slots.get(cycle);
+    if (!s) return;
+    if (s.data) this.used -= s.data.length;
+    this.slots.delete(cycle);
+  }
+
+  private unpack(s: Slot): Buffer {
+    let packed = s.data;
+    if (!packed) {
+      packed = Buffer.alloc(s.packedLen);
+      fs.readSync(this.spillFd, packed, 0, s.packedLen, s.fileOffset);
+    }
+    return lib().uncompressSync(packed);
+  }
+
+  close(): void {
+    if (this.spillFd >= 0) fs.closeSync(this.spillFd);
+    this.spillFd = -1;
   }
 
   /** Restores cycle's bitmap into `into`; false when it was not cached. Frees the slot. */
   take(cycle: number, into: Uint8Array): boolean {
     const s = this.slots.get(cycle);
     if (!s) return false;
-    const out = lib().uncompressSync(s.data);
+    const out = this.unpack(s);
     if (out.length !== s.len) throw new Error(`bitmap cache: cycle ${cycle} restored ${out.length} bytes, expected ${s.len}`);
     into.set(out);
-    this.slots.delete(cycle);
-    this.used -= s.data.length;
+    this.drop(cycle);
+    return true;
+  }
+
+  /** Like take(), but the cycle stays cached (for readers that come back to it). */
+  peek(cycle: number, into: Uint8Array): boolean {
+    const s = this.slots.get(cycle);
+    if (!s) return false;
+    into.set(this.unpack(s));
     return true;
   }
 

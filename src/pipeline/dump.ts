@@ -1,75 +1,95 @@
-// A whole kdump-compressed dump: prepare, scan once, write, report; and what happens when
-// it cannot be finished (the output is marked incomplete and stays readable).
+// A whole dump: prepare, scan once, write (kdump-compressed or ELF, to a file, a flattened
+// stream or nowhere), report; and what happens when it cannot be finished: the output is
+// marked incomplete the way its format allows, and stays readable.
 import { DUMP_DH_COMPRESSED_INCOMPLETE, DiskDumpHeader } from '../format/diskdump';
+import { FlattenedSink } from '../format/flattened-sink';
+import { NullSink } from '../format/null-sink';
 import { DumpSink, FileSink } from '../format/sink';
 import { DumpError, NoSpaceError } from '../util/errors';
 import type { Messages } from '../util/messages';
+import { ElfWriter, markElfIncomplete } from './elf-output';
 import { KdumpWriter } from './kdump-output';
-import { DumpOptions, closeJob, prepareDump } from './prepare';
+import { DumpJob, DumpOptions, closeJob, prepareDump } from './prepare';
 import { DumpReport, buildReport } from './report';
 import { scanPass } from './scan-pass';
 
-export interface KdumpRunOptions extends DumpOptions {
-  output: string;
+export interface RunOptions extends DumpOptions {
+  /** the dump file; absent with -F (stdout) and --dry-run */
+  output?: string;
+  flatten?: boolean;
+  dryRun?: boolean;
   force: boolean;
   sizeLimit?: number;
   /** DUMP_DH_* bits to add to the header status (-e) */
   extraStatus?: number;
+  /** -F: largest record (makedumpfile's cache size, page size << -b) */
+  flatRecordBytes?: number;
 }
 
 export interface DumpOutcome {
   report: DumpReport;
-  /** set when the dump could not be finished; the file is marked incomplete */
+  /** set when the dump could not be finished; a file output is marked incomplete */
   error?: DumpError;
 }
-
-const STATUS_OFFSET = DiskDumpHeader.offsets.status;
 
 /** Sets DUMP_DH_COMPRESSED_INCOMPLETE in a written header (makedumpfile does the same on ENOSPC). */
 export function markIncomplete(sink: DumpSink): boolean {
   if (!sink.seekable || !sink.readBack) return false;
+  const at = DiskDumpHeader.offsets.status;
   const b = Buffer.alloc(4);
   try {
-    sink.readBack(b, STATUS_OFFSET);
+    sink.readBack(b, at);
     b.writeUInt32LE(b.readUInt32LE(0) | DUMP_DH_COMPRESSED_INCOMPLETE, 0);
-    sink.write(b, STATUS_OFFSET);
+    sink.write(b, at);
     return true;
   } catch {
     return false;
   }
 }
 
-export async function runKdumpDump(opts: KdumpRunOptions, msgs: Messages): Promise<DumpOutcome> {
-  const job = prepareDump(opts, msgs);
-  let sink: FileSink | undefined;
-  let headerWritten = false;
+function openSink(opts: RunOptions): DumpSink {
+  if (opts.dryRun) return new NullSink();
+  if (opts.flatten) return new FlattenedSink({ fd: 1, name: 'stdout', maxRecord: opts.flatRecordBytes });
+  if (!opts.output) throw new DumpError('usage', 'no dump file given');
+  return new FileSink(opts.output, { force: opts.force, sizeLimit: opts.sizeLimit });
+}
+
+export async function runDump(opts: RunOptions, msgs: Messages): Promise<DumpOutcome> {
+  const job: DumpJob = prepareDump(opts, msgs);
+  let sink: DumpSink | undefined;
+  let started = false;
+  let elfExcluded: number | undefined;
   try {
-    sink = new FileSink(opts.output, { force: opts.force, sizeLimit: opts.sizeLimit });
+    sink = openSink(opts);
     await scanPass(job);
-    const writer = new KdumpWriter(job, sink, { extraStatus: opts.extraStatus });
-    writer.writeHeaders();
-    headerWritten = true;
-    writer.writeMemoryBitmap();
-    await writer.writePages();
+    started = true;
+    if (opts.elf) {
+      const r = await new ElfWriter(job, sink).write();
+      elfExcluded = r.elfExcluded;
+    } else {
+      const writer = new KdumpWriter(job, sink, { extraStatus: opts.extraStatus });
+      writer.writeHeaders();
+      writer.writeMemoryBitmap();
+      await writer.writePages();
+    }
     sink.close();
     job.progress.finish();
-    return { report: buildReport(job, sink.bytesWritten, false) };
+    return { report: buildReport(job, sink.bytesWritten, false, elfExcluded) };
   } catch (e) {
     if (!sink) throw e;
-    if (!headerWritten) {
+    if (!started) {
       sink.discard();
       throw e;
     }
-    // descriptors are written after their data, so what is on disk is consistent: flag it
-    const marked = markIncomplete(sink);
+    // what is on disk is consistent (data before the descriptors pointing at it): flag it
+    const marked = opts.elf ? markElfIncomplete(sink) : markIncomplete(sink);
     try { sink.close(); } catch { /* the error that brought us here is the one to report */ }
     job.progress.finish();
     const err = e instanceof DumpError ? e : new DumpError('internal', (e as Error).message);
-    if (!(e instanceof NoSpaceError) && !(e instanceof DumpError)) {
-      msgs.debug((e as Error).stack ?? String(e));
-    }
+    if (!(e instanceof DumpError)) msgs.debug((e as Error).stack ?? String(e));
     if (marked) msgs.error(`the dump file ${opts.output} is incomplete (marked so in its header) but readable`);
-    return { report: buildReport(job, sink.bytesWritten, true), error: err };
+    else if (opts.flatten && !(e instanceof NoSpaceError)) msgs.error('the flattened stream was cut short: it has no end marker, and -R will refuse it');
+    return { report: buildReport(job, sink.bytesWritten, true, elfExcluded), error: err };
   } finally {
     await closeJob(job);
   }

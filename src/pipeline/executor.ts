@@ -4,13 +4,14 @@ import * as path from 'path';
 import type { ScanResult } from '../filter/page-scan';
 import type { PageBatch, PageBatchResult } from './page-batch';
 import { compressBatch } from './page-batch';
-import type { ScanTask } from './scan-task';
-import { runScanTask } from './scan-task';
+import type { ScanTask, ZeroScanResult } from './scan-task';
+import { runScanTask, runZeroScanTask } from './scan-task';
 import type { WorkerContext, WorkerSetup } from './setup';
 
 export interface Executor {
   readonly threads: number;
   scan(task: ScanTask): Promise<ScanResult>;
+  zeroScan(task: ScanTask): Promise<ZeroScanResult>;
   compress(batch: PageBatch): Promise<PageBatchResult>;
   close(): Promise<void>;
 }
@@ -21,6 +22,10 @@ export class InlineExecutor implements Executor {
 
   scan(task: ScanTask): Promise<ScanResult> {
     return Promise.resolve(runScanTask(this.ctx, task));
+  }
+
+  zeroScan(task: ScanTask): Promise<ZeroScanResult> {
+    return Promise.resolve(runZeroScanTask(this.ctx, task));
   }
 
   compress(batch: PageBatch): Promise<PageBatchResult> {
@@ -52,6 +57,10 @@ export class PoolExecutor implements Executor {
 
   scan(task: ScanTask): Promise<ScanResult> {
     return this.pool.run(task, { name: 'scan' });
+  }
+
+  zeroScan(task: ScanTask): Promise<ZeroScanResult> {
+    return this.pool.run(task, { name: 'zeroscan' });
   }
 
   compress(batch: PageBatch): Promise<PageBatchResult> {

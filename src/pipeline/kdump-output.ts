@@ -74,48 +74,32 @@ export class KdumpWriter {
     }
   }
 
-  /** Page descriptors and data of every cycle, in pfn order. */
-  async writePages(): Promise<void> {
-    const job = this.job;
-    const t0 = Date.now();
-    this.dataPos = dataStart(this.g, job.numDumpable);
-    if (job.workerSetup.excludeZero) {
+  /** Starts the page data area: the shared zero page first, when the level excludes zero pages. */
+  startData(): void {
+    this.dataPos = dataStart(this.g, this.job.numDumpable);
+    if (this.job.workerSetup.excludeZero) {
       this.zeroOffset = this.dataPos;
       this.sink.write(new Uint8Array(this.pageSize), this.dataPos);
       this.dataPos += this.pageSize;
     }
-    job.progress.setWriteTotal(job.numDumpable);
-    const window = Math.max(2, job.executor.threads * 3);
-    const inFlight: Promise<PageBatchResult>[] = [];
-    const spare: ArrayBuffer[] = [];
-    let seq = 0;
-    const drainOne = async (): Promise<void> => {
-      const r = await inFlight.shift()!;
-      this.writeBatch(r);
-      spare.push(r.data);
-    };
-    const bm = cycleBuffer(job);
-    try {
-      for (let c = 0; c < job.numCycles; c++) {
-        const cy = await cycleBitmap(job, c, bm);
-        const len = Math.ceil((cy.end - cy.start) / 8);
-        this.sink.write(bm.subarray(0, len), this.g.offsetBitmap2 + cy.start / 8);
-        for (const batch of batchesOf(bm.subarray(0, len), cy.start, cy.end, BATCH_PAGES)) {
-          batch.seq = seq++;
-          batch.out = spare.pop();
-          inFlight.push(job.executor.compress(batch));
-          if (inFlight.length >= window) await drainOne();
-        }
-      }
-      while (inFlight.length) await drainOne();
-    } finally {
-      // on failure, let the batches still running end before the pool is torn down
-      await Promise.allSettled(inFlight);
-    }
-    job.stats.writeMs = Date.now() - t0;
   }
 
-  private writeBatch(r: PageBatchResult): void {
+  /** This file's slice of a cycle's 2nd bitmap (every split file holds the whole bitmap). */
+  writeBitmap2(view: Uint8Array, cycleStart: number): void {
+    this.sink.write(view, this.g.offsetBitmap2 + cycleStart / 8);
+  }
+
+  /** pfns whose pages go into this file */
+  get range(): { start: number; end: number } {
+    return this.o.split ? { start: this.o.split.startPfn, end: this.o.split.endPfn } : { start: 0, end: this.job.maxMapnr };
+  }
+
+  /** Page descriptors and data of every cycle, in pfn order (one file). */
+  async writePages(): Promise<void> {
+    await writePageStream(this.job, [this]);
+  }
+
+  writeBatch(r: PageBatchResult): void {
     // page_desc as six little-endian u32 words: offset lo/hi, size, flags, page_flags lo/hi
     const need = PageDesc.size * r.count;
     if (this.descBuf.length < need) this.descBuf = new Uint8Array(need * 2);
@@ -154,24 +138,87 @@ export class KdumpWriter {
   }
 }
 
+/**
+ * Pass 2 for one or more files (--split): every cycle's 2nd bitmap goes to every file, its
+ * dumpable pages go to the pool in batches cut at file boundaries, and results are written
+ * in pfn order to the file whose range holds them. At most a fixed number of batches is in
+ * flight: a slow disk stalls the workers instead of growing memory.
+ */
+export async function writePageStream(job: DumpJob, writers: KdumpWriter[]): Promise<void> {
+  const t0 = Date.now();
+  for (const w of writers) w.startData();
+  job.progress.setWriteTotal(job.numDumpable);
+  const window = Math.max(2, job.executor.threads * 3);
+  const inFlight: { writer: KdumpWriter; result: Promise<PageBatchResult> }[] = [];
+  const spare: ArrayBuffer[] = [];
+  let seq = 0;
+  const drainOne = async (): Promise<void> => {
+    const head = inFlight.shift()!;
+    const r = await head.result;
+    head.writer.writeBatch(r);
+    spare.push(r.data);
+  };
+  const bm = cycleBuffer(job);
+  try {
+    for (let c = 0; c < job.numCycles; c++) {
+      const cy = await cycleBitmap(job, c, bm);
+      const len = Math.ceil((cy.end - cy.start) / 8);
+      const view = bm.subarray(0, len);
+      for (const w of writers) w.writeBitmap2(view, cy.start);
+      for (const w of writers) {
+        const { start, end } = w.range;
+        const from = Math.max(start, cy.start);
+        const to = Math.min(end, cy.end);
+        if (from >= to) continue;
+        for (const batch of batchesOf(view, cy.start, cy.end, BATCH_PAGES, from, to)) {
+          batch.seq = seq++;
+          batch.out = spare.pop();
+          inFlight.push({ writer: w, result: job.executor.compress(batch) });
+          if (inFlight.length >= window) await drainOne();
+        }
+      }
+    }
+    while (inFlight.length) await drainOne();
+  } finally {
+    // on failure, let the batches still running end before the pool is torn down
+    await Promise.allSettled(inFlight.map((f) => f.result));
+  }
+  job.stats.writeMs = Date.now() - t0;
+}
+
 /** Cuts a cycle's bitmap into batches of at most `maxPages` dumpable pages, each starting at a multiple of 8 pfns. */
-export function* batchesOf(bm: Uint8Array, start: number, end: number, maxPages: number): Generator<PageBatch> {
-  const nbytes = Math.ceil((end - start) / 8);
-  let byte = 0;
+export function* batchesOf(bm: Uint8Array, start: number, end: number, maxPages: number,
+  from = start, to = end): Generator<PageBatch> {
+  // a split boundary need not fall on a byte: mask the partial bytes at both ends
+  const firstByte = Math.floor((from - start) / 8);
+  const nbytes = Math.ceil((to - start) / 8);
+  const headMask = 0xff & (0xff << ((from - start) % 8));
+  const tailBits = (to - start) % 8;
+  const tailMask = tailBits === 0 ? 0xff : (1 << tailBits) - 1;
+  const byteAt = (i: number): number => {
+    let b = bm[i];
+    if (i === firstByte) b &= headMask;
+    if (i === nbytes - 1) b &= tailMask;
+    return b;
+  };
+  let byte = firstByte;
   while (byte < nbytes) {
-    while (byte < nbytes && bm[byte] === 0) byte++;
+    while (byte < nbytes && byteAt(byte) === 0) byte++;
     if (byte >= nbytes) break;
     const first = byte;
     let count = 0;
     while (byte < nbytes) {
-      const n = POP[bm[byte]];
+      const n = POP[byteAt(byte)];
       if (count + n > maxPages && count > 0) break;
       count += n;
       byte++;
     }
     const pfnStart = start + first * 8;
     const pfnEnd = Math.min(start + byte * 8, end);
-    yield { seq: 0, pfnStart, pfnEnd, bitmap: bm.slice(first, byte), count };
+    const bitmap = bm.slice(first, byte);
+    if (first === firstByte) bitmap[0] &= headMask;
+    if (byte === nbytes) bitmap[bitmap.length - 1] &= tailMask;
+    yield { seq: 0, pfnStart, pfnEnd, bitmap, count };
   }
 }
 

@@ -4,7 +4,7 @@ import * as os from 'os';
 import type { CodecName } from '../codec';
 import { C_ZERO, DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXCLUDE_USER_DATA, DL_EXCLUDE_ZERO, NUM_COUNTERS } from '../filter/dump-level';
 import { ScanSetup, scanNeeded } from '../filter/page-scan';
-import { PfnSets, bitmapPfnSets, loadPfnSets, rangePfnSets } from '../filter/pfn-ranges';
+import { PfnRange, PfnSets, bitmapPfnSets, loadPfnSets, rangePfnSets } from '../filter/pfn-ranges';
 import { KernelModel, buildKernelModel } from '../kernel/kernel-model';
 import { hasBuddyTest } from '../kernel/page-layout';
 import { DumpError, EXIT_WRONG_RELEASE } from '../util/errors';
@@ -32,6 +32,16 @@ export interface DumpOptions {
   /** makedumpfile modes that force one cycle with a bitmap file */
   forceOneCycle?: boolean;
   numDumpfiles?: number;
+  /** -E: ELF output, where pages filled with zero leave the 2nd bitmap */
+  elf?: boolean;
+  /** --mem-usage: count only, with zero pages found while building the bitmap (as for ELF) */
+  memUsage?: boolean;
+  /** --work-dir: the 2nd-bitmap cache spills to a file there instead of rescanning */
+  workDir?: string;
+  /** -e: leave out the struct pages of excluded memory (header status 0x10) */
+  excludeVmemmap?: boolean;
+  /** --vtop: print the page-table walk of this kernel virtual address */
+  vtop?: bigint;
   /** -i: VMCOREINFO text to use instead of the input's note */
   vmcoreinfoText?: string;
   /** path of that file, for messages */
@@ -67,6 +77,8 @@ export interface DumpJob {
   counts: Float64Array;
   /** ranges cleared by exclusions that ran past the slice they were found in */
   carried: { start: number; end: number }[];
+  /** -e: physical pages holding struct pages of excluded memory, cleared after the scan */
+  vmemmapExcluded: PfnRange[];
   cache: BitmapCache;
   cycleDumpable: Float64Array;
   numDumpable: number;
@@ -102,6 +114,9 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
   const vm = openInput(opts.input);
   try {
     const kd = vm instanceof KdumpVmcore ? vm : undefined;
+    if (kd && opts.elf) {
+      throw new DumpError('elf-from-kdump', `'-E' option is disable, because ${opts.input} is kdump compressed format`);
+    }
     let level = opts.dumpLevel;
     if (kd) {
       // refiltering cannot bring back what the input left out: its level is kept (update_dump_level)
@@ -124,6 +139,7 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
     if (opts.vmcoreinfoText !== undefined && km.release && km.vmcoreinfo && km.vmcoreinfo.osRelease !== km.release) {
       throw new DumpError('wrong-release', `${opts.vmcoreinfoFile ?? 'VMCOREINFO'} and ${opts.input} don't match (release ${km.vmcoreinfo.osRelease} vs ${km.release})`, EXIT_WRONG_RELEASE);
     }
+    if (opts.vtop !== undefined) printVtop(km.translator, opts.vtop, msgs);
     const pageSize = km.pageSize;
     const maxMapnr = km.maxMapnr;
     const pagesPerSection = km.memmap?.pagesPerSection ?? 32768;
@@ -161,8 +177,8 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
     counts[C_ZERO] = 0;
     return {
       opts, msgs, vm, km, dumpLevel: level, pageSize, maxMapnr, plan, sets, numCycles, scanSetup, workerSetup,
-      executor, local, counts, carried: [],
-      cache: new BitmapCache(opts.bitmapCacheBytes ?? DEFAULT_BITMAP_CACHE),
+      executor, local, counts, carried: [], vmemmapExcluded: [],
+      cache: new BitmapCache(opts.bitmapCacheBytes ?? DEFAULT_BITMAP_CACHE, opts.workDir),
       cycleDumpable: new Float64Array(numCycles), numDumpable: 0,
       stats: { memMapBytes: 0, unreadablePfns: 0, badOrderPfns: 0, rescannedCycles: 0, scanMs: 0, writeMs: 0, startedAt },
       progress: new Progress(msgs),
@@ -174,6 +190,19 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
 }
 
 export async function closeJob(job: DumpJob): Promise<void> {
+  job.cache.close();
   await job.executor.close();
   job.vm.close();
+}
+
+function printVtop(tr: KernelModel['translator'], va: bigint, msgs: Messages): void {
+  if (!tr) {
+    msgs.msg(`--vtop ${va.toString(16)}: no page tables without VMCOREINFO`);
+    return;
+  }
+  const w = tr.walk(va);
+  const hex = (n: number | bigint) => n.toString(16).padStart(16, ' ');
+  msgs.msg('Translating virtual address 0x' + va.toString(16));
+  for (const [name, at, e] of w.steps) msgs.msg(`  ${name} : ${hex(at)} => ${hex(e)}`);
+  msgs.msg(w.pa >= 0 ? `  PAGE: ${hex(w.pa)}\n\nVIRTUAL           PHYSICAL\n${hex(va)}  ${w.pa.toString(16)}` : '  not mapped');
 }

@@ -25,10 +25,12 @@ export interface DumpReport {
   rescannedCycles: number;
   threads: number;
   incomplete: boolean;
+  /** -E: pages actually left out of the ELF file (runs of 256 or more) */
+  elfExcluded?: number;
   timeMs: { scan: number; write: number; total: number };
 }
 
-export function buildReport(job: DumpJob, writeBytes: number, incomplete: boolean): DumpReport {
+export function buildReport(job: DumpJob, writeBytes: number, incomplete: boolean, elfExcluded?: number): DumpReport {
   const c = job.counts;
   const excluded = c[C_ZERO] + c[C_CACHE] + c[C_CACHE_PRIVATE] + c[C_USER] + c[C_FREE] + c[C_HWPOISON] + c[C_OFFLINE];
   const original = job.maxMapnr - job.sets.memoryHole;
@@ -54,6 +56,7 @@ export function buildReport(job: DumpJob, writeBytes: number, incomplete: boolea
     rescannedCycles: job.stats.rescannedCycles,
     threads: job.executor.threads,
     incomplete,
+    elfExcluded,
     timeMs: { scan: job.stats.scanMs, write: job.stats.writeMs, total: Date.now() - job.stats.startedAt },
   };
 }
@@ -66,6 +69,7 @@ export function formatReport(r: DumpReport): string {
     '',
     `Original pages  : ${hex(r.original)}`,
     `  Excluded pages   : ${hex(r.excluded)}`,
+    ...(r.elfExcluded !== undefined ? [`     in ELF format : ${hex(r.elfExcluded)}`] : []),
     `    Pages filled with zero  : ${hex(r.zero)}`,
     `    Non-private cache pages : ${hex(r.cache)}`,
     `    Private cache pages     : ${hex(r.cachePrivate)}`,
@@ -74,9 +78,11 @@ export function formatReport(r: DumpReport): string {
     `    Hwpoison pages          : ${hex(r.hwpoison)}`,
     `    Offline pages           : ${hex(r.offline)}`,
     `  Remaining pages  : ${hex(r.remaining)}`,
+    ...(r.elfExcluded !== undefined ? [`     in ELF format : ${hex(r.original - r.elfExcluded)}`] : []),
   ];
   if (r.original !== 0) {
-    lines.push(`  (The number of pages is reduced to ${Math.floor((r.remaining * 100) / r.original)}%.)`);
+    const kept = r.original - (r.elfExcluded ?? r.excluded);
+    lines.push(`  (The number of pages is reduced to ${Math.floor((kept * 100) / r.original)}%.)`);
   }
   lines.push(
     `Memory Hole     : ${hex(r.memoryHole)}`,

@@ -1,6 +1,9 @@
 // Pass 1: build every cycle's 2nd bitmap once (the mem_map scan, spread over the pool),
 // count the dumpable pages, keep the bitmap compressed for pass 2.
 import { clearBits, popcountBytes } from '../filter/bitmap';
+import { normalize } from '../filter/pfn-ranges';
+import { unusedVmemmap } from '../filter/vmemmap';
+import { C_ZERO, DL_EXCLUDE_ZERO } from '../filter/dump-level';
 import type { ScanResult } from '../filter/page-scan';
 import type { DumpJob } from './prepare';
 import type { ScanTask } from './scan-task';
@@ -47,6 +50,23 @@ async function buildCycle(job: DumpJob, cy: CycleBounds, bm: Uint8Array): Promis
   return results;
 }
 
+function sliceTasks(job: DumpJob, cy: CycleBounds, bm: Uint8Array): ScanTask[] {
+  const tasks: ScanTask[] = [];
+  const sab = bm.buffer as SharedArrayBuffer;
+  for (let s = cy.start; s < cy.end; s += job.plan.slicePfns) {
+    const e = Math.min(s + job.plan.slicePfns, cy.end);
+    tasks.push({ sliceStart: s, sliceEnd: e, bitmap: sab, byteOffset: bm.byteOffset + (s - cy.start) / 8, byteLength: Math.ceil((e - s) / 8) });
+  }
+  return tasks;
+}
+
+/** ELF output with dump level bit 1: zero pages leave the finished 2nd bitmap. Returns how many. */
+async function excludeZeroPages(job: DumpJob, cy: CycleBounds, bm: Uint8Array): Promise<number> {
+  if (!(job.opts.elf || job.opts.memUsage) || !(job.dumpLevel & DL_EXCLUDE_ZERO)) return 0;
+  const results = await Promise.all(sliceTasks(job, cy, bm).map((t) => job.executor.zeroScan(t)));
+  return results.reduce((a, r) => a + r.zeros, 0);
+}
+
 /** Applies the exclusions that crossed slice ends (recorded with their real start). */
 function applyCarries(job: DumpJob, cy: CycleBounds, bm: Uint8Array): void {
   for (const r of job.carried) {
@@ -76,6 +96,7 @@ export async function scanPass(job: DumpJob): Promise<void> {
     }
     job.progress.scanned(cy.end - cy.start, results.reduce((a, r) => a + r.memMapBytes, 0));
     applyCarries(job, cy, bm);
+    job.counts[C_ZERO] += await excludeZeroPages(job, cy, bm);
     const view = bm.subarray(0, Math.ceil((cy.end - cy.start) / 8));
     job.cycleDumpable[c] = popcountBytes(view);
     job.numDumpable += job.cycleDumpable[c];
@@ -84,7 +105,55 @@ export async function scanPass(job: DumpJob): Promise<void> {
   if (job.stats.unreadablePfns > 0) {
     job.msgs.warn(`struct pages of ${job.stats.unreadablePfns} pfns could not be read; those pages were kept`);
   }
+  if (job.opts.excludeVmemmap) excludeVmemmapPages(job, bm);
   job.stats.scanMs = Date.now() - t0;
+}
+
+/** -e, once the whole 2nd bitmap is known: clear the vmemmap pages of excluded memory. */
+function excludeVmemmapPages(job: DumpJob, bm: Uint8Array): void {
+  const tr = job.km.translator;
+  const memmap = job.km.memmap;
+  const layout = job.km.layout;
+  if (!tr || !memmap || !layout) {
+    job.msgs.warn('-e: the vmemmap cannot be located without VMCOREINFO; nothing more is excluded');
+    return;
+  }
+  const mem = new Uint8Array(job.plan.cyclePfns / 8);
+  const found = [];
+  for (let c = 0; c < job.numCycles; c++) {
+    const cy = cycleBounds(job, c);
+    const len = Math.ceil((cy.end - cy.start) / 8);
+    const view = bm.subarray(0, len);
+    view.fill(0);
+    if (!job.cache.peek(c, view)) continue;
+    mem.fill(0);
+    job.sets.fillMemory(mem.subarray(0, len), cy.start);
+    found.push(...unusedVmemmap(mem, view, cy.start, cy.end - cy.start, memmap.ranges, layout.sizePage, job.pageSize, tr));
+  }
+  job.vmemmapExcluded = normalize(found);
+  let cleared = 0;
+  for (let c = 0; c < job.numCycles; c++) {
+    const cy = cycleBounds(job, c);
+    const len = Math.ceil((cy.end - cy.start) / 8);
+    const view = bm.subarray(0, len);
+    view.fill(0);
+    if (!job.cache.peek(c, view)) continue;
+    const before = job.cycleDumpable[c];
+    applyVmemmap(job, cy, view);
+    const after = popcountBytes(view);
+    cleared += before - after;
+    job.cycleDumpable[c] = after;
+    job.numDumpable -= before - after;
+    job.cache.put(c, view);
+  }
+  job.msgs.msg(`Excluded ${cleared} unused vmemmap pages`);
+}
+
+function applyVmemmap(job: DumpJob, cy: CycleBounds, view: Uint8Array): void {
+  for (const [s, e] of job.vmemmapExcluded) {
+    if (e <= cy.start || s >= cy.end) continue;
+    clearBits(view, cy.start, s, e);
+  }
 }
 
 /** Cycle c's final 2nd bitmap for pass 2: from the cache, or scanned again. */
@@ -97,5 +166,7 @@ export async function cycleBitmap(job: DumpJob, c: number, bm: Uint8Array): Prom
   const results = await buildCycle(job, cy, bm);
   job.stats.memMapBytes += results.reduce((a, r) => a + r.memMapBytes, 0);
   applyCarries(job, cy, bm);
+  await excludeZeroPages(job, cy, bm);
+  applyVmemmap(job, cy, bm);
   return cy;
 }

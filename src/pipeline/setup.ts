@@ -5,6 +5,7 @@ import { createCodec } from '../codec';
 import { PageScanner, ScanSetup } from '../filter/page-scan';
 import { X86_64Translator } from '../translate/x86_64';
 import { KdumpVmcore } from '../vmcore/kdump-vmcore';
+import { PageReader } from './page-reader';
 import { DumpInput, InputKind, openInput as open } from '../vmcore/open';
 
 export interface InputDesc {
@@ -29,6 +30,7 @@ export interface WorkerContext {
   mem: DumpInput;
   scanner?: PageScanner;
   codec?: PageCodec;
+  reader: PageReader;
   close(): void;
 }
 
@@ -45,6 +47,7 @@ export function createWorkerContext(setup: WorkerSetup, mem?: DumpInput): Worker
     mem: m,
     scanner,
     codec: createCodec(setup.codec),
+    reader: new PageReader(m, setup.pageSize),
     close: () => own?.close(),
   };
 }

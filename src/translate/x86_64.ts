@@ -62,6 +62,25 @@ export class X86_64Translator {
     return { pa: Number(pte & this.entryMask) + off, span: 4096 - off };
   }
 
+  /** The page-table entries read to translate va, for --vtop: [level name, entry address, entry]. */
+  walk(va: bigint): { steps: [string, number, bigint][]; pa: number } {
+    const steps: [string, number, bigint][] = [];
+    let table = this.rootPa;
+    const levels: [string, bigint][] = this.fiveLevel
+      ? [['PGD', 48n], ['P4D', 39n], ['PUD', 30n], ['PMD', 21n], ['PTE', 12n]]
+      : [['PGD', 39n], ['PUD', 30n], ['PMD', 21n], ['PTE', 12n]];
+    for (const [name, shift] of levels) {
+      const index = Number((va >> shift) & 511n);
+      const e = this.entry(table, index);
+      if (e === undefined) return { steps, pa: -1 };
+      steps.push([name, table + index * 8, e]);
+      if (!(e & PAGE_PRESENT)) return { steps, pa: -1 };
+      if ((name === 'PUD' || name === 'PMD') && (e & PAGE_PSE)) break;
+      table = Number(e & this.entryMask);
+    }
+    return { steps, pa: this.vtop(va) };
+  }
+
   vtop(va: bigint): number {
     return this.translate(va)?.pa ?? -1;
   }

@@ -2,7 +2,7 @@
 // and makedumpfile -E output. Spec: elf-output.md §1.
 import * as fs from 'fs';
 import {
-  ELF_MAGIC, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, EM_X86_64, Elf64Ehdr, Elf64Phdr, Elf64Shdr,
+  ELF_MAGIC, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, EM_X86_64, Elf64Ehdr, Elf64Phdr, Elf64PhdrValue, Elf64Shdr,
   PN_XNUM, PT_LOAD, PT_NOTE,
 } from '../format/elf';
 import { DumpError } from '../util/errors';
@@ -31,6 +31,9 @@ export interface ElfVmcoreInfo {
   notes: ElfNote[];
   noteBytes: Buffer;
   vmcoreinfo?: { descOffset: number; size: number; text: string };
+  /** the first PT_NOTE header and every PT_LOAD header, verbatim fields (the -E writer copies them) */
+  notePhdr: Elf64PhdrValue;
+  loadPhdrs: Elf64PhdrValue[];
 }
 
 export class ElfVmcore implements PhysicalMemory {
@@ -163,6 +166,8 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
   const ph = Buffer.alloc(phBytes);
   preadFull(fd, ph, 0, phBytes, phoff);
   const loads: LoadSegment[] = [];
+  const loadPhdrs: Elf64PhdrValue[] = [];
+  let notePhdr: Elf64PhdrValue | undefined;
   let noteOffset = -1;
   let noteSize = 0;
   for (let i = 0; i < phnum; i++) {
@@ -175,7 +180,9 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
     if (p.p_type === PT_NOTE) {
       noteOffset = p.p_offset;
       noteSize = p.p_filesz;
+      notePhdr ??= p;
     } else if (p.p_type === PT_LOAD) {
+      loadPhdrs.push(p);
       if (p.p_filesz > p.p_memsz) {
         throw new DumpError('bad-elf', `${path}: PT_LOAD ${loads.length} has p_filesz ${p.p_filesz} > p_memsz ${p.p_memsz}`);
       }
@@ -212,5 +219,6 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
   }
   return {
     path, fileSize, ehdr, eFlags: eh.e_flags, loads, noteOffset, noteSize, notes, noteBytes, vmcoreinfo,
+    notePhdr: notePhdr!, loadPhdrs,
   };
 }

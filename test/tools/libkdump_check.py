@@ -8,7 +8,7 @@ string with one character per asked pfn ('o' read and equal, 'x' no data, 'm' mi
 'e' other error), in the order asked, so the caller can match it with its own bitmap.
 Split dump sets are given as a comma-separated list.
 """
-import json, mmap, os, random, struct, sys
+import ctypes, json, mmap, os, random, struct, sys
 
 import kdumpfile
 
@@ -36,18 +36,46 @@ def elf_page(m, loads, pa, size=4096):
     return bytes(out)
 
 
+class NoData(Exception):
+    pass
+
+
+class FileSet:
+    """A split dump set through libkdumpfile's C API (kdump_open_fdset): the 0.5.1 Python
+    binding opens one file only."""
+    KDUMP_ERR_NODATA = 3
+
+    def __init__(self, parts):
+        lib = ctypes.CDLL('libkdumpfile.so.10')
+        lib.kdump_new.restype = ctypes.c_void_p
+        lib.kdump_open_fdset.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.POINTER(ctypes.c_int)]
+        lib.kdump_read.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint64, ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]
+        lib.kdump_get_err.restype = ctypes.c_char_p
+        lib.kdump_get_err.argtypes = [ctypes.c_void_p]
+        self.lib = lib
+        self.ctx = lib.kdump_new()
+        fds = (ctypes.c_int * len(parts))(*[os.open(p, os.O_RDONLY) for p in parts])
+        st = lib.kdump_open_fdset(self.ctx, len(parts), fds)
+        if st != 0:
+            raise SystemExit('kdump_open_fdset: %s' % lib.kdump_get_err(self.ctx))
+        self.buf = ctypes.create_string_buffer(4096)
+        self.attr = {'file.format': 'diskdump (set of %d)' % len(parts)}
+
+    def read(self, space, addr, size):
+        n = ctypes.c_size_t(size)
+        st = self.lib.kdump_read(self.ctx, space, addr, self.buf, ctypes.byref(n))
+        if st == self.KDUMP_ERR_NODATA:
+            raise NoData()
+        if st != 0:
+            raise RuntimeError(self.lib.kdump_get_err(self.ctx))
+        return self.buf.raw[:n.value]
+
+
 def open_dump(spec):
     parts = spec.split(',')
     if len(parts) == 1:
         return kdumpfile.kdumpfile(parts[0])
-    k = kdumpfile.kdumpfile()
-    k.attr['file.set.number'] = len(parts)
-    fds = []
-    for i, p in enumerate(parts):
-        fd = os.open(p, os.O_RDONLY)
-        fds.append(fd)
-        k.attr['file.set.%d.fd' % i] = fd
-    return k
+    return FileSet(parts)
 
 
 def main():
@@ -79,7 +107,7 @@ def main():
         for pfn in pfns:
             try:
                 buf = bytes(k.read(kdumpfile.KDUMP_MACHPHYSADDR, pfn << 12, 4096))
-            except kdumpfile.exceptions.NoDataException:
+            except (kdumpfile.exceptions.NoDataException, NoData):
                 res['nodata'] += 1
                 status.append('x')
                 continue

@@ -1,0 +1,64 @@
+// Reads the dumpable pages of a bitmap slice from the input in long runs (short gaps are
+// read through rather than split into many calls) and hands each page to a callback, from
+// one reused buffer: no allocation per page.
+import type { PhysicalMemory } from '../vmcore/physical';
+
+/** Gap (in pages) across which two runs of dumpable pages are read with one call. */
+const MERGE_GAP = 16;
+/** Longest single read. */
+export const READ_RUN_PAGES = 1024;
+
+export class PageReader {
+  readonly buf: Buffer;
+  private readonly words: Uint32Array;
+  private readonly zero: Buffer;
+
+  constructor(private readonly mem: PhysicalMemory, readonly pageSize: number) {
+    this.buf = Buffer.alloc(READ_RUN_PAGES * pageSize);
+    this.words = new Uint32Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 2);
+    this.zero = Buffer.alloc(pageSize);
+  }
+
+  /** All-zero test of the page at buf[off]: a few words settle most pages, candidates go to memcmp. */
+  isZero(off: number): boolean {
+    const w = off >> 2;
+    for (let i = 0; i < 16; i++) if (this.words[w + i] !== 0) return false;
+    return this.zero.compare(this.buf, off, off + this.pageSize) === 0;
+  }
+
+  /**
+   * Calls onPage(bit, off, ok) for every set bit of bm[0, nbits) in order, bit i being pfn
+   * pfnStart + i; the page is at this.buf[off] when ok (false: it could not be read).
+   * Stops after `limit` pages.
+   */
+  forEachDumpable(bm: Uint8Array, nbits: number, pfnStart: number, limit: number,
+    onPage: (bit: number, off: number, ok: boolean) => void): void {
+    const pageSize = this.pageSize;
+    let seen = 0;
+    let i = 0;
+    while (i < nbits && seen < limit) {
+      if ((i & 7) === 0 && bm[i >> 3] === 0) { i += 8; continue; }
+      if ((bm[i >> 3] & (1 << (i & 7))) === 0) { i++; continue; }
+      const runStart = i;
+      let runEnd = i + 1;
+      let j = i + 1;
+      while (j < nbits && j - runStart < READ_RUN_PAGES) {
+        if ((bm[j >> 3] & (1 << (j & 7))) !== 0) { runEnd = j + 1; j++; continue; }
+        if (j - runEnd >= MERGE_GAP) break;
+        j++;
+      }
+      let ok = true;
+      try {
+        ok = this.mem.read((pfnStart + runStart) * pageSize, this.buf, 0, (runEnd - runStart) * pageSize);
+      } catch {
+        ok = false;
+      }
+      for (let p = runStart; p < runEnd && seen < limit; p++) {
+        if ((bm[p >> 3] & (1 << (p & 7))) === 0) continue;
+        onPage(p, (p - runStart) * pageSize, ok);
+        seen++;
+      }
+      i = runEnd;
+    }
+  }
+}
