@@ -56,7 +56,7 @@ export function scanNeeded(layout: PageLayout | undefined, dumpLevel: number): b
   if (!layout) return false;
   return (dumpLevel & (DL_EXCLUDE_CACHE | DL_EXCLUDE_CACHE_PRI | DL_EXCLUDE_USER_DATA)) !== 0
     || layout.pgHwpoison >= 0
-    || ((dumpLevel & DL_EXCLUDE_FREE) !== 0 && (layout.buddyMapcount !== undefined || layout.pgBuddy !== undefined));
+    || ((dumpLevel & DL_EXCLUDE_FREE) !== 0 && (layout.buddyValue !== undefined || layout.pgBuddy !== undefined));
 }
 
 /** makedumpfile's test_bit: bit numbers mod 32 on the low word; bit 31 is sign-extended. */
@@ -85,36 +85,48 @@ interface Rules {
   wMapcount: number;
   wPrivate: number;
   wHead: number;
+  /** 0 none, 1 byte/u16 of the next struct page, 2 low byte of the next page's flags */
+  orderKind: number;
   orderOffset: number;
   orderWidth: number;
-  dtorOffset: number;
-  dtorWidth: number;
   headLo: number;
   headHi: number;
   pgLru: number;
   pgPrivate: number;
   pgSwapcache: number;
   pgSwapbacked: number;
-  pgSlab: number;
   pgHwpoison: number;
   exclFree: boolean;
   exclCache: boolean;
   exclCachePri: boolean;
   exclUser: boolean;
-  buddyV3: boolean;
+  /** page types compared by their top byte (6.12+) instead of the whole word */
+  topByte: boolean;
+  hasBuddyType: boolean;
   buddyValue: number;
   pgBuddy: number;
   hasOffline: boolean;
   offlineValue: number;
-  hugeDtor: number;
-  freeHugeLo: number;
-  freeHugeHi: number;
-  hasFreeHuge: boolean;
+  hasUnaccepted: boolean;
+  unacceptedValue: number;
+  /** 0 none, 1 page type, 2 first-tail flag, 3 dtor byte/u16, 4 dtor pointer */
+  hugeKind: number;
+  hugeValue: number;
+  hugeBit: number;
+  hugeOffset: number;
+  hugeWidth: number;
+  hugePtrLo: number;
+  hugePtrHi: number;
+  /** 0 none, 1 page type, 2 flag */
+  slabKind: number;
+  slabValue: number;
+  slabBit: number;
   /** LENGTH(zone.free_area), or 64 when unknown */
   freeAreaLength: number;
 }
 
 function rulesOf(L: PageLayout, level: number): Rules {
+  const h = L.hugetlb;
   return {
     wordsPerPage: L.sizePage >> 2,
     sizePage: L.sizePage,
@@ -123,42 +135,66 @@ function rulesOf(L: PageLayout, level: number): Rules {
     wMapcount: L.offMapcount >= 0 ? L.offMapcount >> 2 : -1,
     wPrivate: L.offPrivate >= 0 ? L.offPrivate >> 2 : -1,
     wHead: L.offCompoundHead >= 0 ? L.offCompoundHead >> 2 : -1,
-    orderOffset: L.orderOffset,
-    orderWidth: L.orderWidth,
-    dtorOffset: L.dtorOffset,
-    dtorWidth: L.dtorWidth,
+    orderKind: L.order.kind === 'offset' ? 1 : L.order.kind === 'tail-flags' ? 2 : 0,
+    orderOffset: L.order.kind === 'offset' ? L.order.offset : 0,
+    orderWidth: L.order.kind === 'offset' ? L.order.width : 1,
     headLo: L.headMaskLo,
     headHi: L.headMaskHi,
     pgLru: L.pgLru,
     pgPrivate: L.pgPrivate,
     pgSwapcache: L.pgSwapcache,
     pgSwapbacked: L.pgSwapbacked,
-    pgSlab: L.pgSlab,
     pgHwpoison: L.pgHwpoison,
-    exclFree: (level & DL_EXCLUDE_FREE) !== 0 && (L.buddyMapcount !== undefined || L.pgBuddy !== undefined),
+    exclFree: (level & DL_EXCLUDE_FREE) !== 0 && (L.buddyValue !== undefined || L.pgBuddy !== undefined),
     exclCache: (level & DL_EXCLUDE_CACHE) !== 0,
     exclCachePri: (level & DL_EXCLUDE_CACHE_PRI) !== 0,
     exclUser: (level & DL_EXCLUDE_USER_DATA) !== 0,
-    buddyV3: L.buddyMapcount !== undefined,
-    buddyValue: L.buddyMapcount ?? 0,
+    topByte: L.typeScheme === 'top-byte',
+    hasBuddyType: L.buddyValue !== undefined,
+    buddyValue: L.buddyValue ?? 0,
     pgBuddy: L.pgBuddy ?? 0,
-    hasOffline: L.offlineMapcount !== undefined,
-    offlineValue: L.offlineMapcount ?? 0,
-    hugeDtor: L.hugetlbDtor ?? -1,
-    freeHugeLo: L.freeHugePage !== undefined ? Number(L.freeHugePage & 0xffffffffn) : 0,
-    freeHugeHi: L.freeHugePage !== undefined ? Number(L.freeHugePage >> 32n) : 0,
-    hasFreeHuge: L.freeHugePage !== undefined,
+    hasOffline: L.offlineValue !== undefined,
+    offlineValue: L.offlineValue ?? 0,
+    hasUnaccepted: L.unacceptedValue !== undefined,
+    unacceptedValue: L.unacceptedValue ?? 0,
+    hugeKind: h.kind === 'page-type' ? 1 : h.kind === 'tail-flag' ? 2 : h.kind === 'dtor' ? 3 : h.kind === 'dtor-pointer' ? 4 : 0,
+    hugeValue: h.kind === 'page-type' || h.kind === 'dtor' ? h.value : 0,
+    hugeBit: h.kind === 'tail-flag' ? h.bit : 0,
+    hugeOffset: h.kind === 'dtor' || h.kind === 'dtor-pointer' ? h.offset : 0,
+    hugeWidth: h.kind === 'dtor' ? h.width : 8,
+    hugePtrLo: h.kind === 'dtor-pointer' ? Number(h.value & 0xffffffffn) : 0,
+    hugePtrHi: h.kind === 'dtor-pointer' ? Number(h.value >> 32n) : 0,
+    slabKind: L.slab.kind === 'page-type' ? 1 : L.slab.kind === 'flag' ? 2 : 0,
+    slabValue: L.slab.kind === 'page-type' ? L.slab.value : 0,
+    slabBit: L.slab.kind === 'flag' ? L.slab.bit : 0,
     freeAreaLength: L.freeAreaLength ?? 64,
   };
 }
 
+/** Whether a page_type word holds type `value` (exact word before 6.12, top byte from 6.12). */
+function isType(topByte: boolean, pt: number, value: number): boolean {
+  return topByte ? (pt >>> 24) === (value >>> 24) : (pt >>> 0) === (value >>> 0);
+}
+
+/** Whether the page_type word holds any type at all (then the mapping word is not a mapping). */
+function hasType(topByte: boolean, pt: number): boolean {
+  if (topByte) {
+    const t = pt >>> 24;
+    return t >= 0xf0 && t <= 0xfe;
+  }
+  return (pt | 0) < -128;
+}
+
 /**
- * makedumpfile 1.7.2's decision table (page-filtering.md §3) for `n` struct pages read
- * for pfns [firstPfn, firstPfn + n): one verdict and block order per pfn. Kept small and
- * free of allocation so that the JIT compiles it quickly and well. Returns the first pfn
- * with an out-of-range buddy order, or -1.
+ * The page decision table (page-filtering.md §3, extended per docs/kernel-page-layouts.md
+ * §4) for `n` struct pages read for pfns [firstPfn, firstPfn + n): one verdict and block
+ * order per pfn. Kept small and free of allocation so that the JIT compiles it quickly and
+ * well. Returns the first pfn with an out-of-range buddy order, or -1.
+ *
+ * On 6.1 this is makedumpfile 1.7.2's table exactly: slab and typed pages are never taken
+ * for cache or user data, which on 6.1 they cannot be anyway.
  */
-function classifyChunk(R: Rules, u8: Uint8Array, u32: Uint32Array, i32: Int32Array, valid: Uint8Array,
+function classifyChunk(R: Rules, u8: Uint8Array, u32: Uint32Array, valid: Uint8Array,
   n: number, firstPfn: number, codes: Uint8Array, orders: Uint8Array): number {
   let badOrder = -1;
   for (let idx = 0; idx < n; idx++) {
@@ -170,30 +206,36 @@ function classifyChunk(R: Rules, u8: Uint8Array, u32: Uint32Array, i32: Int32Arr
     const flagsLo = u32[w + R.wFlags];
     const flagsHi = u32[w + R.wFlags + 1];
     const pfn = firstPfn + idx;
+    const pt = R.wMapcount >= 0 ? u32[w + R.wMapcount] : 0xffffffff;
     let order = 0;
-    let dtor = 0;
-    let dtorHi = 0;
-    // compound order and destructor live in the next struct page, read only inside the
+    let huge = R.hugeKind === 1 && isType(R.topByte, pt, R.hugeValue);
+    // compound order and hugetlb markers live in the next struct page, read only inside the
     // same group of 512 (makedumpfile's page cache)
     if ((pfn & 511) !== 511 && ((flagsLo & R.headLo) !== 0 || (flagsHi & R.headHi) !== 0)
         && idx + 1 < n && valid[idx + 1] !== 0) {
       const next = (idx + 1) * R.sizePage;
-      if (R.orderOffset !== 0) {
+      const nw = (idx + 1) * R.wordsPerPage;
+      if (R.orderKind === 1) {
         order = R.orderWidth === 1 ? u8[next + R.orderOffset] : u8[next + R.orderOffset] | (u8[next + R.orderOffset + 1] << 8);
-      }
-      if (R.dtorOffset !== 0) {
-        if (R.dtorWidth === 1) dtor = u8[next + R.dtorOffset];
-        else if (R.dtorWidth === 2) dtor = u8[next + R.dtorOffset] | (u8[next + R.dtorOffset + 1] << 8);
-        else {
-          dtor = u32[(next + R.dtorOffset) >> 2];
-          dtorHi = u32[((next + R.dtorOffset) >> 2) + 1];
-        }
+      } else if (R.orderKind === 2) {
+        order = u32[nw + R.wFlags] & 0xff;
       }
       if (order >= 64 || pfn % 2 ** order !== 0) order = 0;
+      if (R.hugeKind === 3) {
+        const d = R.hugeWidth === 1 ? u8[next + R.hugeOffset] : u8[next + R.hugeOffset] | (u8[next + R.hugeOffset + 1] << 8);
+        huge = d === R.hugeValue;
+      } else if (R.hugeKind === 4) {
+        huge = u32[(next + R.hugeOffset) >> 2] === R.hugePtrLo && u32[((next + R.hugeOffset) >> 2) + 1] === R.hugePtrHi;
+      } else if (R.hugeKind === 2) {
+        // 6.6-6.8: PG_hugetlb in the first tail page; only x86_64's huge page orders can
+        // be hugetlb (the flag was seen set on other compound pages, makedumpfile issue #21)
+        huge = testBit64(u32[nw + R.wFlags], u32[nw + R.wFlags + 1], R.hugeBit) && (order === 9 || order === 18);
+      }
+    } else if (R.hugeKind !== 1) {
+      huge = false;
     }
-    const mapcount = R.wMapcount >= 0 ? i32[w + R.wMapcount] : 0;
-    const slab = testBit64(flagsLo, flagsHi, R.pgSlab);
-    if (R.exclFree && (R.buddyV3 ? (!slab && mapcount === R.buddyValue) : testBit64(flagsLo, flagsHi, R.pgBuddy))) {
+    const slab = R.slabKind === 1 ? isType(R.topByte, pt, R.slabValue) : R.slabKind === 2 ? testBit64(flagsLo, flagsHi, R.slabBit) : false;
+    if (R.exclFree && (R.hasBuddyType ? (!slab && isType(R.topByte, pt, R.buddyValue)) : testBit64(flagsLo, flagsHi, R.pgBuddy))) {
       const privLo = u32[w + R.wPrivate];
       const privHi = u32[w + R.wPrivate + 1];
       if (privHi !== 0 || privLo >= R.freeAreaLength) {
@@ -206,22 +248,31 @@ function classifyChunk(R: Rules, u8: Uint8Array, u32: Uint32Array, i32: Int32Arr
       orders[idx] = privLo;
       continue;
     }
-    const anon = (u32[w + R.wMapping] & 1) !== 0;
-    const cache = testBit(flagsLo, flagsHi, R.pgLru)
-      || ((R.pgSwapbacked < 0 || testBit(flagsLo, flagsHi, R.pgSwapbacked)) && testBit(flagsLo, flagsHi, R.pgSwapcache));
+    if (R.exclFree && R.hasUnaccepted && isType(R.topByte, pt, R.unacceptedValue)) {
+      codes[idx] = EXCLUDE_BASE + C_FREE;
+      orders[idx] = R.freeAreaLength - 1;
+      continue;
+    }
+    // Slab pages, page tables, zsmalloc, guard pages...: kernel data whose mapping word is
+    // something else (from 6.2 a slab's holds a counter that looks anonymous). They are
+    // never cache or user data; hwpoison still applies.
+    const kernelTyped = slab || (!huge && hasType(R.topByte, pt) && !(R.hasOffline && isType(R.topByte, pt, R.offlineValue))
+        && !(R.hasBuddyType && isType(R.topByte, pt, R.buddyValue))
+        && !(R.hasUnaccepted && isType(R.topByte, pt, R.unacceptedValue)));
+    const anon = !kernelTyped && (u32[w + R.wMapping] & 1) !== 0;
+    const cache = !kernelTyped && (testBit(flagsLo, flagsHi, R.pgLru)
+      || ((R.pgSwapbacked < 0 || testBit(flagsLo, flagsHi, R.pgSwapbacked)) && testBit(flagsLo, flagsHi, R.pgSwapcache)));
     const priv = testBit(flagsLo, flagsHi, R.pgPrivate);
     let code = KEEP;
     if (R.exclCache && cache && !priv && !anon) {
       code = EXCLUDE_BASE + C_CACHE;
     } else if (R.exclCachePri && cache && !anon) {
       code = EXCLUDE_BASE + (priv ? C_CACHE_PRIVATE : C_CACHE);
-    } else if (R.exclUser && (anon
-        || (R.dtorWidth !== 8 && dtor === R.hugeDtor)
-        || (R.hasFreeHuge && dtor === R.freeHugeLo && dtorHi === R.freeHugeHi))) {
+    } else if (R.exclUser && (anon || huge)) {
       code = EXCLUDE_BASE + C_USER;
     } else if (R.pgHwpoison >= 0 && testBit(flagsLo, flagsHi, R.pgHwpoison)) {
       code = EXCLUDE_BASE + C_HWPOISON;
-    } else if (R.hasOffline && !slab && mapcount === R.offlineValue) {
+    } else if (R.hasOffline && !slab && isType(R.topByte, pt, R.offlineValue)) {
       code = EXCLUDE_BASE + C_OFFLINE;
     }
     codes[idx] = code;
@@ -234,7 +285,6 @@ export class PageScanner {
   private readonly buf: ArrayBuffer;
   private readonly u8: Uint8Array;
   private readonly u32: Uint32Array;
-  private readonly i32: Int32Array;
   private readonly valid = new Uint8Array(CHUNK_PFNS);
   private readonly codes = new Uint8Array(CHUNK_PFNS);
   private readonly orders = new Uint8Array(CHUNK_PFNS);
@@ -246,7 +296,6 @@ export class PageScanner {
     this.buf = new ArrayBuffer(CHUNK_PFNS * setup.layout.sizePage);
     this.u8 = new Uint8Array(this.buf);
     this.u32 = new Uint32Array(this.buf);
-    this.i32 = new Int32Array(this.buf);
     this.rules = rulesOf(setup.layout, setup.dumpLevel);
   }
 
@@ -316,7 +365,7 @@ export class PageScanner {
   private loadChunk(r: MemMapRange, from: number, to: number, result: ScanResult): void {
     result.unreadablePfns += this.readChunk(r, from, to);
     result.memMapBytes += (to - from) * this.setup.layout.sizePage;
-    const bad = classifyChunk(this.rules, this.u8, this.u32, this.i32, this.valid, to - from, from, this.codes, this.orders);
+    const bad = classifyChunk(this.rules, this.u8, this.u32, this.valid, to - from, from, this.codes, this.orders);
     if (bad >= 0 && result.badOrderPfns.length < 16) result.badOrderPfns.push(bad);
   }
 

@@ -6,7 +6,7 @@ import { C_ZERO, DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXC
 import { ScanSetup, scanNeeded } from '../filter/page-scan';
 import { PfnRange, PfnSets, bitmapPfnSets, loadPfnSets, rangePfnSets } from '../filter/pfn-ranges';
 import { KernelModel, buildKernelModel } from '../kernel/kernel-model';
-import { hasBuddyTest } from '../kernel/page-layout';
+import { NEWEST_VERIFIED_KERNEL, NEWEST_VERIFIED_KERNEL_NAME, hasBuddyTest } from '../kernel/page-layout';
 import { DumpError, EXIT_WRONG_RELEASE } from '../util/errors';
 import type { Messages } from '../util/messages';
 import { KdumpVmcore } from '../vmcore/kdump-vmcore';
@@ -139,6 +139,9 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
     if (opts.vmcoreinfoText !== undefined && km.release && km.vmcoreinfo && km.vmcoreinfo.osRelease !== km.release) {
       throw new DumpError('wrong-release', `${opts.vmcoreinfoFile ?? 'VMCOREINFO'} and ${opts.input} don't match (release ${km.vmcoreinfo.osRelease} vs ${km.release})`, EXIT_WRONG_RELEASE);
     }
+    const newer = newerKernelNote(km.release, km.kernelVersion);
+    if (newer) msgs.warn(newer);
+    if (km.layout) msgs.debug(`struct page layout: ${km.layout.generation}`);
     if (opts.vtop !== undefined) printVtop(km.translator, opts.vtop, msgs);
     const pageSize = km.pageSize;
     const maxMapnr = km.maxMapnr;
@@ -205,4 +208,14 @@ function printVtop(tr: KernelModel['translator'], va: bigint, msgs: Messages): v
   msgs.msg('Translating virtual address 0x' + va.toString(16));
   for (const [name, at, e] of w.steps) msgs.msg(`  ${name} : ${hex(at)} => ${hex(e)}`);
   msgs.msg(w.pa >= 0 ? `  PAGE: ${hex(w.pa)}\n\nVIRTUAL           PHYSICAL\n${hex(va)}  ${w.pa.toString(16)}` : '  not mapped');
+}
+
+/**
+ * One line for a kernel newer than any cyclodump was checked on: classes come from what its
+ * VMCOREINFO exports, and a page whose class cannot be told (an unknown page type, a
+ * compound order it cannot find) is kept, so the dump is bigger but complete.
+ */
+export function newerKernelNote(release: string, version: number): string | undefined {
+  if (version === 0 || (version >> 8) <= (NEWEST_VERIFIED_KERNEL >> 8)) return undefined;
+  return `Linux ${release} is newer than the kernels cyclodump knows (up to ${NEWEST_VERIFIED_KERNEL_NAME}): pages whose class it cannot tell are kept`;
 }

@@ -65,6 +65,8 @@ interface Case {
   levels: number[];
   /** dump options; default DRY_RUN */
   extra?: string[];
+  /** the case is meant to contain at least this many hugetlb pages (gigantic ones) */
+  minHugetlbPages?: number;
 }
 
 /** makedumpfile 1.7.2 --dry-run: the whole filtering and page scan (zero test included),
@@ -81,6 +83,15 @@ const CASES: Case[] = [
   { name: 'sparse (non-extreme), 5-level', opts: { ramBytes: 384 * MiB, layout: 'sparse', levels: 5, seed: 14 }, levels: [31, 17] },
   { name: 'flat, 4-level', opts: { ramBytes: 384 * MiB, layout: 'flat', levels: 4, mix: 'edge', seed: 15 }, levels: [31, 1] },
   { name: 'flat, 5-level, QEMU-style p_vaddr', opts: { ramBytes: 384 * MiB, layout: 'flat', levels: 5, vaddr: 'phys', seed: 16 }, levels: [31, 0] },
+  {
+    // 1 GiB hugetlb pages need a whole free aligned GiB, hence more RAM (sparse on disk: ~160 MiB);
+    // 4 MiB cycles make each of them span 64 cycles (makedumpfile's pending-exclusion path)
+    name: '1 GiB hugetlb pages, cyclic buffer mode (--cyclic-buffer 1)',
+    opts: { ramBytes: 6 * 1024 * MiB, layout: 'sparse-extreme', levels: 4, mix: 'hugetlb', seed: 21 },
+    levels: [31, 8],
+    extra: [...DRY_RUN, '--cyclic-buffer', '1'],
+    minHugetlbPages: 262144,
+  },
   {
     name: 'sparse-extreme, cyclic buffer mode (--cyclic-buffer 4)',
     opts: { ramBytes: 512 * MiB, layout: 'sparse-extreme', levels: 4, mix: 'fragmented', seed: 17 },
@@ -184,6 +195,9 @@ describe('synthetic vmcore generator (perf/synth)', function () {
       it(`${c.name}: -d ${c.levels.join(', ')}`, async function () {
         const vmcore = path.join(dir, `${c.opts.layout}-${c.opts.levels}-${c.opts.seed}.vmcore`);
         const { expected } = await generateVmcore({ dataBytes: DATA, ...c.opts, out: vmcore });
+        if (c.minHugetlbPages !== undefined) {
+          assert.ok((expected.kinds.hugetlb?.pages ?? 0) + (expected.kinds.hugetlb_free?.pages ?? 0) >= c.minHugetlbPages);
+        }
         const layoutLine = { 'sparse-extreme': 'SPARSEMEM_EX', sparse: 'SPARSEMEM', flat: 'FLATMEM' }[c.opts.layout as MemoryModel];
         for (const level of c.levels) {
           const run = runDumpTool(MAKEDUMPFILE, vmcore, level, path.join(dir, 'out.dump'), c.extra ?? DRY_RUN);
