@@ -3,8 +3,8 @@ import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import type { ScanResult } from '../src/filter/page-scan';
 import type { PageBatch } from '../src/pipeline/page-batch';
 import { compressBatch } from '../src/pipeline/page-batch';
-import type { ScanTask } from '../src/pipeline/scan-task';
-import { runScanTask } from '../src/pipeline/scan-task';
+import type { ScanTask, ZeroScanResult } from '../src/pipeline/scan-task';
+import { runScanTask, runZeroScanTask } from '../src/pipeline/scan-task';
 import { WorkerContext, WorkerSetup, createWorkerContext } from '../src/pipeline/setup';
 
 let ctx: WorkerContext | undefined;
@@ -15,6 +15,10 @@ function context(): WorkerContext {
 
 export function scan(task: ScanTask): ScanResult {
   return runScanTask(context(), task);
+}
+
+export function zeroscan(task: ScanTask): ZeroScanResult {
+  return runZeroScanTask(context(), task);
 }
 
 export function compress(batch: PageBatch): unknown {
