@@ -20,11 +20,6 @@ const MAKEDUMPFILE = process.env.MAKEDUMPFILE ?? 'makedumpfile';
 /** repository root: dist/test/synth → ../../.. */
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const CYCLODUMP = path.join(REPO, 'bin', 'cyclodump');
-/**
- * Flip to true (or set CYCLODUMP_SYNTH=1) when bin/cyclodump prints makedumpfile's
- * --message-level 31 report: the cyclodump block then runs the same comparisons.
- */
-const CYCLODUMP_READY = process.env.CYCLODUMP_SYNTH === '1';
 
 function haveMakedumpfile(): boolean {
   const r = spawnSync(MAKEDUMPFILE, ['-v'], { encoding: 'latin1' });
@@ -48,8 +43,8 @@ function sha256(file: string): string {
 }
 
 /** cyclodump takes makedumpfile's command line: `bin/cyclodump [opts] VMCORE OUT`. */
-export function runCyclodump(vmcore: string, level: number, outFile: string, extraArgs: string[] = ['-l']): DumpRun {
-  return runDumpTool(CYCLODUMP, vmcore, level, outFile, extraArgs);
+export function runCyclodump(vmcore: string, level: number, outFile: string, extraArgs: string[] = ['-l'], keepOutput = false): DumpRun {
+  return runDumpTool(CYCLODUMP, vmcore, level, outFile, extraArgs, keepOutput);
 }
 
 function assertCounts(run: DumpRun, expected: ReturnType<typeof expectedByLevel>, level: number): void {
@@ -212,20 +207,27 @@ describe('synthetic vmcore generator (perf/synth)', function () {
     }
   });
 
-  // ---- cyclodump: the same comparison against our own engine ----
-  describe('cyclodump agrees with the expected counts', function () {
+  // ---- cyclodump: the same counts, and the very file makedumpfile writes ----
+  describe('cyclodump agrees with the expected counts and writes makedumpfile\'s file', function () {
     before(function () {
-      if (!CYCLODUMP_READY || !fs.existsSync(CYCLODUMP)) this.skip();
+      if (!haveMakedumpfile()) this.skip();
     });
 
     for (const c of CASES) {
       it(`${c.name}: -d ${c.levels.join(', ')}`, async function () {
         const vmcore = path.join(dir, `cd-${c.opts.layout}-${c.opts.levels}-${c.opts.seed}.vmcore`);
         const { expected } = await generateVmcore({ dataBytes: DATA, ...c.opts, out: vmcore });
+        // both tools write a real -l file (LZO1X-1 output is the same bytes in both)
+        const extra = ['-l', ...(c.extra ?? []).filter((a) => a !== '--dry-run' && a !== '-l')];
         for (const level of c.levels) {
-          // cyclodump may not have --dry-run: it writes the dump
-          const extra = (c.extra ?? ['-l']).filter((a) => a !== '--dry-run');
-          assertCounts(runCyclodump(vmcore, level, path.join(dir, 'cd-out.dump'), extra), expected.levels, level);
+          const ours = path.join(dir, 'cd-out.dump');
+          const theirs = path.join(dir, 'mdf-out.dump');
+          assertCounts(runCyclodump(vmcore, level, ours, extra, true), expected.levels, level);
+          const m = runDumpTool(MAKEDUMPFILE, vmcore, level, theirs, extra, true);
+          assert.strictEqual(m.status, 0, m.output.slice(-2000));
+          assert.strictEqual(sha256(ours), sha256(theirs), `-d ${level}: cyclodump's file differs from makedumpfile's`);
+          fs.rmSync(ours);
+          fs.rmSync(theirs);
         }
         fs.rmSync(vmcore);
         fs.rmSync(`${vmcore}.expected.json`);
