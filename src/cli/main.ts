@@ -12,6 +12,7 @@ import { DumpReport, formatReport } from '../pipeline/report';
 import { runSplitDump } from '../pipeline/split-output';
 import { DumpError, EXIT_COMPLETED, EXIT_FAILED, NoSpaceError } from '../util/errors';
 import { DEFAULT_MSG_LEVEL, Messages } from '../util/messages';
+import { installSignalHandlers } from '../util/interrupt';
 import { openInput } from '../vmcore/open';
 import { helpText } from './help';
 import { ParsedCommand, parseCommandLine } from './parse';
@@ -37,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
         return EXIT_FAILED;
     }
     const cmd = parsed.cmd;
+    installSignalHandlers();
     if (cmd.refused.length > 0) {
       const r = cmd.refused[0];
       process.stderr.write(`cyclodump: ${r.option} is not supported: ${r.reason}\n`);

@@ -6,6 +6,7 @@
 import { Elf64Ehdr, Elf64Phdr, Elf64PhdrValue, Elf64Shdr, PN_XNUM, PT_LOAD } from '../format/elf';
 import type { DumpSink } from '../format/sink';
 import { DumpError } from '../util/errors';
+import { checkInterrupted } from '../util/interrupt';
 import { preadFull } from '../util/file';
 import { ElfVmcore } from '../vmcore/elf-vmcore';
 import type { DumpJob } from './prepare';
@@ -234,6 +235,7 @@ export class ElfWriter {
     };
     try {
       await this.walk(async ({ phdr, srcOffset }) => {
+        checkInterrupted();
         const last = srcOffset < 0;
         const hint = last ? -1 - srcOffset : srcOffset;
         // a non-final segment without data gets offset 0; the final one keeps its place

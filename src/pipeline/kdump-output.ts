@@ -11,6 +11,7 @@ import type { PageBatch, PageBatchResult } from './page-batch';
 import type { DumpJob } from './prepare';
 import { cycleBitmap, cycleBounds, cycleBuffer } from './scan-pass';
 import { CODEC_FLAGS } from '../codec';
+import { checkInterrupted } from '../util/interrupt';
 
 /** dumpable pages per pass-2 batch: 4 MiB of input */
 export const BATCH_PAGES = 1024;
@@ -171,6 +172,7 @@ export async function writePageStream(job: DumpJob, writers: KdumpWriter[]): Pro
         const to = Math.min(end, cy.end);
         if (from >= to) continue;
         for (const batch of batchesOf(view, cy.start, cy.end, BATCH_PAGES, from, to)) {
+          checkInterrupted();
           batch.seq = seq++;
           batch.out = spare.pop();
           inFlight.push({ writer: w, result: job.executor.compress(batch) });
@@ -178,7 +180,10 @@ export async function writePageStream(job: DumpJob, writers: KdumpWriter[]): Pro
         }
       }
     }
-    while (inFlight.length) await drainOne();
+    while (inFlight.length) {
+      checkInterrupted();
+      await drainOne();
+    }
   } finally {
     // on failure, let the batches still running end before the pool is torn down
     await Promise.allSettled(inFlight.map((f) => f.result));

@@ -3,6 +3,7 @@
 import { clearBits, popcountBytes } from '../filter/bitmap';
 import { normalize } from '../filter/pfn-ranges';
 import { unusedVmemmap } from '../filter/vmemmap';
+import { checkInterrupted } from '../util/interrupt';
 import { C_ZERO, DL_EXCLUDE_ZERO } from '../filter/dump-level';
 import type { ScanResult } from '../filter/page-scan';
 import type { DumpJob } from './prepare';
@@ -80,6 +81,7 @@ export async function scanPass(job: DumpJob): Promise<void> {
   const bm = cycleBuffer(job);
   job.progress.setScanTotal(job.maxMapnr, job.scanSetup ? 0.15 : 0.01);
   for (let c = 0; c < job.numCycles; c++) {
+    checkInterrupted();
     const cy = cycleBounds(job, c);
     const results = await buildCycle(job, cy, bm);
     for (let k = 0; k < results.length; k++) {

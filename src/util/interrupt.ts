@@ -1,0 +1,34 @@
+// SIGINT/SIGTERM during a dump: the pipeline stops at the next batch boundary, so what is
+// on disk stays consistent and the file can be marked incomplete instead of being left as
+// an unmarked truncated dump. A second signal ends the process at once.
+import { DumpError } from './errors';
+
+let received: NodeJS.Signals | undefined;
+let installed = false;
+
+export class InterruptedError extends DumpError {
+  constructor(signal: string) {
+    super('interrupted', `interrupted by ${signal}`);
+    this.name = 'InterruptedError';
+  }
+}
+
+export function installSignalHandlers(): void {
+  if (installed) return;
+  installed = true;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as NodeJS.Signals[]) {
+    process.on(sig, () => {
+      if (received) process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+      received = sig;
+    });
+  }
+}
+
+/** Throws once a signal has arrived; called between batches, cycles and segments. */
+export function checkInterrupted(): void {
+  if (received) throw new InterruptedError(received);
+}
+
+export function interruptedBy(): NodeJS.Signals | undefined {
+  return received;
+}
