@@ -8,6 +8,7 @@ import { DmesgCorruptError, extractDmesg } from '../kernel/printk';
 import { buildKernelModel } from '../kernel/kernel-model';
 import { RunOptions, runDump } from '../pipeline/dump';
 import { runMemUsage } from '../pipeline/mem-usage';
+import { debugVmcoreinfo } from '../pipeline/prepare';
 import { DumpReport, formatReport } from '../pipeline/report';
 import { runSplitDump } from '../pipeline/split-output';
 import { DumpError, EXIT_COMPLETED, EXIT_FAILED, NoSpaceError } from '../util/errors';
@@ -156,6 +157,7 @@ function writeDmesgFile(cmd: ParsedCommand, msgs: Messages): void {
   let failure: DumpError | undefined;
   try {
     const vmcoreinfo = readVmcoreinfoFile(cmd.vmcoreinfoFile) ?? input.vmcoreinfo?.text;
+    if (vmcoreinfo !== undefined) debugVmcoreinfo(vmcoreinfo, msgs);
     if (vmcoreinfo === undefined) throw new DumpError('no-vmcoreinfo', `${cmd.vmcore} has no VMCOREINFO note: the kernel log can't be found without it (give -i VMCOREINFO)`);
     const km = buildKernelModel(input, vmcoreinfo, {
       warn: (m) => msgs.warn(m), needPageLayout: false,

@@ -91,8 +91,49 @@ function buildProgram(onCodec: (c: CodecName) => void): Command {
   return program;
 }
 
-export function parseCommandLine(argv: string[]): ParseOutcome {
+/**
+ * getopt_long accepts any unique prefix of a long option (--num-thread, --check): expand
+ * them before commander sees them. makedumpfile's own options are matched first, so that
+ * cyclodump's extensions never make one of its prefixes ambiguous.
+ */
+export function expandLongOptions(argv: string[]): string[] | { ambiguous: string } {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (!a.startsWith('--') || a.length <= 2) {
+      out.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = a.slice(2, eq < 0 ? undefined : eq);
+    const exact = OPTIONS.find((o) => o.long === name);
+    let match = exact;
+    if (!match) {
+      for (const group of [OPTIONS.filter((o) => o.status !== 'extension'), OPTIONS.filter((o) => o.status === 'extension')]) {
+        const hits = group.filter((o) => o.long !== undefined && o.long.startsWith(name));
+        if (hits.length > 1) return { ambiguous: `--${name}` };
+        if (hits.length === 1) {
+          match = hits[0];
+          break;
+        }
+      }
+    }
+    out.push(match ? `--${match.long}${eq < 0 ? '' : a.slice(eq)}` : a);
+    // the value of an option that takes one is not an option, whatever it looks like
+    if (match?.arg && eq < 0 && i + 1 < argv.length) out.push(argv[++i]);
+  }
+  return out;
+}
+
+export function parseCommandLine(argvIn: string[]): ParseOutcome {
   let codec: CodecName = 'none';
+  const expanded = expandLongOptions(argvIn);
+  if (!Array.isArray(expanded)) return { kind: 'invalid', message: `option '${expanded.ambiguous}' is ambiguous` };
+  const argv = expanded;
   const program = buildProgram((c) => { codec = c; });
   try {
     program.parse(argv, { from: 'user' });
@@ -231,6 +272,11 @@ export function parseCommandLine(argv: string[]): ParseOutcome {
     cmd.vmcore = files[0];
   } else if (files.length === 1 && flag('memUsage')) {
     cmd.vmcore = files[0];
+  } else if (diskset && !flag('split') && files.length === 1) {
+    // sadump: the dump comes from the disk set; refused below with the reason
+    cmd.dumpfile = files[0];
+  } else if (diskset && flag('split') && files.length >= 2) {
+    cmd.dumpfiles = files;
   } else {
     return invalid();
   }

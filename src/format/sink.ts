@@ -8,6 +8,12 @@ export interface DumpSink {
   readonly name: string;
   /** Writes buf at file offset pos. Throws NoSpaceError when the device or -L limit is full. */
   write(buf: Uint8Array, pos: number): void;
+  /**
+   * The same, off the main thread where the sink allows it (a file: libuv's pool, so page
+   * data is copied into the page cache while the main thread hands out work). Several may
+   * be in flight at different offsets; buf must stay untouched until the promise settles.
+   */
+  writeAsync?(buf: Uint8Array, pos: number): Promise<void>;
   /** Reads back bytes already written (rewriting the header on ENOSPC); undefined for streams. */
   readBack?(buf: Uint8Array, pos: number): void;
   /** Whether bytes already written can be rewritten in place (false for flattened streams). */
@@ -58,6 +64,28 @@ export class FileSink implements DumpSink {
       throw new DumpError('write-error', `can't write the dump file ${this.name}: ${(e as Error).message}`);
     }
     this.bytesWritten += buf.length;
+  }
+
+  writeAsync(buf: Uint8Array, pos: number): Promise<void> {
+    if (this.sizeLimit !== undefined && pos + buf.length > this.sizeLimit) {
+      return Promise.reject(new NoSpaceError(`${this.name} reached the size limit of ${this.sizeLimit} bytes (-L)`));
+    }
+    this.bytesWritten += buf.length;
+    return new Promise((resolve, reject) => {
+      const step = (done: number): void => {
+        fs.write(this.fd, buf, done, buf.length - done, pos + done, (err, n) => {
+          if (err) {
+            reject(isNoSpace(err) ? new NoSpaceError(`no space left on the device holding ${this.name}`)
+              : new DumpError('write-error', `can't write the dump file ${this.name}: ${err.message}`));
+          } else if (done + n < buf.length) {
+            step(done + n);
+          } else {
+            resolve();
+          }
+        });
+      };
+      step(0);
+    });
   }
 
   readBack(buf: Uint8Array, pos: number): void {

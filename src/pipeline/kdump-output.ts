@@ -15,6 +15,8 @@ import { checkInterrupted } from '../util/interrupt';
 
 /** dumpable pages per pass-2 batch: 4 MiB of input */
 export const BATCH_PAGES = 1024;
+/** batch writes handed to libuv at once (data and descriptors of one batch are one write each) */
+const MAX_WRITES_IN_FLIGHT = 4;
 
 export interface KdumpWriteOptions {
   /** extra DUMP_DH_* status bits (e.g. 0x10 for -e) */
@@ -34,7 +36,6 @@ export class KdumpWriter {
   private descIndex = 0;
   private dataPos = 0;
   private zeroOffset = -1;
-  private descBuf = new Uint8Array(0);
   /** first descriptor whose data is not yet known to be on disk */
   written = 0;
 
@@ -100,13 +101,15 @@ export class KdumpWriter {
     await writePageStream(this.job, [this]);
   }
 
-  writeBatch(r: PageBatchResult): void {
+  /**
+   * Turns a batch result into descriptors and writes both, data first: on ENOSPC no
+   * descriptor on disk points at data that is not there. Positions are assigned here, in
+   * call order; the writes themselves may still be in flight when this returns.
+   */
+  writeBatch(r: PageBatchResult): Promise<void> {
     // page_desc as six little-endian u32 words: offset lo/hi, size, flags, page_flags lo/hi
-    const need = PageDesc.size * r.count;
-    if (this.descBuf.length < need) this.descBuf = new Uint8Array(need * 2);
-    const desc = this.descBuf.subarray(0, need);
-    const w = new Uint32Array(desc.buffer, desc.byteOffset, need >> 2);
-    w.fill(0);
+    const desc = new Uint8Array(PageDesc.size * r.count);
+    const w = new Uint32Array(desc.buffer, 0, desc.length >> 2);
     const batchDataPos = this.dataPos;
     let pos = this.dataPos;
     for (let k = 0, i = 0; k < r.count; k++, i += 6) {
@@ -124,14 +127,23 @@ export class KdumpWriter {
       }
       // size < 0: the page could not be read; an all-zero descriptor means "data lost"
     }
-    // data before its descriptors: on ENOSPC no descriptor points at unwritten data
-    if (r.dataLen > 0) this.sink.write(new Uint8Array(r.data, 0, r.dataLen), batchDataPos);
-    this.sink.write(desc, this.g.offsetDesc + PageDesc.size * this.descIndex);
+    const descPos = this.g.offsetDesc + PageDesc.size * this.descIndex;
     this.dataPos = pos;
     this.descIndex += r.count;
-    this.written = this.descIndex;
     this.job.counts[C_ZERO] += r.zeroPages;
     this.job.progress.written(r.count, r.count * this.pageSize, r.dataLen + desc.length);
+    const data = new Uint8Array(r.data, 0, r.dataLen);
+    if (!this.sink.writeAsync) {
+      if (r.dataLen > 0) this.sink.write(data, batchDataPos);
+      this.sink.write(desc, descPos);
+      this.written = this.descIndex;
+      return Promise.resolve();
+    }
+    const writeAsync = this.sink.writeAsync.bind(this.sink);
+    const end = this.descIndex;
+    return (r.dataLen > 0 ? writeAsync(data, batchDataPos) : Promise.resolve())
+      .then(() => writeAsync(desc, descPos))
+      .then(() => { this.written = Math.max(this.written, end); });
   }
 
   get fileEnd(): number {
@@ -151,13 +163,19 @@ export async function writePageStream(job: DumpJob, writers: KdumpWriter[]): Pro
   job.progress.setWriteTotal(job.numDumpable);
   const window = Math.max(2, job.executor.threads * 3);
   const inFlight: { writer: KdumpWriter; result: Promise<PageBatchResult> }[] = [];
+  const writes: Promise<void>[] = [];
   const spare: ArrayBuffer[] = [];
   let seq = 0;
+  // a failed write is kept here and rethrown by the coordinator, never left unhandled
+  let writeFailure: unknown;
   const drainOne = async (): Promise<void> => {
     const head = inFlight.shift()!;
     const r = await head.result;
-    head.writer.writeBatch(r);
-    spare.push(r.data);
+    if (writeFailure) throw writeFailure;
+    // the buffer goes back to the workers once it is on disk
+    writes.push(head.writer.writeBatch(r).then(() => { spare.push(r.data); }, (e) => { writeFailure ??= e; }));
+    if (writes.length >= MAX_WRITES_IN_FLIGHT) await writes.shift();
+    if (writeFailure) throw writeFailure;
   };
   const bm = cycleBuffer(job);
   try {
@@ -184,9 +202,13 @@ export async function writePageStream(job: DumpJob, writers: KdumpWriter[]): Pro
       checkInterrupted();
       await drainOne();
     }
+    while (writes.length) await writes.shift();
+    if (writeFailure) throw writeFailure;
   } finally {
-    // on failure, let the batches still running end before the pool is torn down
+    // on failure, let the batches and writes still running end before the pool is torn
+    // down and the file marked
     await Promise.allSettled(inFlight.map((f) => f.result));
+    await Promise.allSettled(writes);
   }
   job.stats.writeMs = Date.now() - t0;
 }

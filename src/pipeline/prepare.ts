@@ -128,6 +128,7 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
     }
     const needLayout = (level & (DL_EXCLUDE_CACHE | DL_EXCLUDE_CACHE_PRI | DL_EXCLUDE_USER_DATA | DL_EXCLUDE_FREE)) !== 0;
     const vmcoreinfo = opts.vmcoreinfoText ?? vm.vmcoreinfo?.text;
+    if (vmcoreinfo !== undefined) debugVmcoreinfo(vmcoreinfo, msgs);
     if (vmcoreinfo === undefined && level > DL_EXCLUDE_ZERO) {
       throw new DumpError('no-vmcoreinfo',
         `${opts.input} has no VMCOREINFO note: dump level ${level} needs it (only -d 0 and -d 1 work without it, or give -i VMCOREINFO)`);
@@ -218,4 +219,13 @@ function printVtop(tr: KernelModel['translator'], va: bigint, msgs: Messages): v
 export function newerKernelNote(release: string, version: number): string | undefined {
   if (version === 0 || (version >> 8) <= (NEWEST_VERIFIED_KERNEL >> 8)) return undefined;
   return `Linux ${release} is newer than the kernels cyclodump knows (up to ${NEWEST_VERIFIED_KERNEL_NAME}): pages whose class it cannot tell are kept`;
+}
+
+/**
+ * makedumpfile prints the VMCOREINFO it read at message level 8; SUSE's kdump reads
+ * OSRELEASE= and CRASHTIME= back from those lines.
+ */
+export function debugVmcoreinfo(text: string, msgs: Messages): void {
+  msgs.debug('VMCOREINFO   :');
+  for (const line of text.split('\n')) if (line) msgs.debug(`  ${line}`);
 }

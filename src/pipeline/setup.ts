@@ -2,6 +2,7 @@
 // thread boundary once (piscina workerData), and the per-thread state built from it.
 import type { CodecName, PageCodec } from '../codec';
 import { createCodec } from '../codec';
+import { RepeatCache } from '../codec/repeat-cache';
 import { PageScanner, ScanSetup } from '../filter/page-scan';
 import { X86_64Translator } from '../translate/x86_64';
 import { KdumpVmcore } from '../vmcore/kdump-vmcore';
@@ -34,6 +35,10 @@ export interface WorkerContext {
   close(): void;
 }
 
+function withRepeatCache(codec: PageCodec | undefined, pageSize: number): PageCodec | undefined {
+  return codec ? new RepeatCache(codec, pageSize) : undefined;
+}
+
 export function createWorkerContext(setup: WorkerSetup, mem?: DumpInput): WorkerContext {
   const own = mem ? undefined : open(setup.input.path, setup.input.kind);
   const m = mem ?? own!;
@@ -46,7 +51,7 @@ export function createWorkerContext(setup: WorkerSetup, mem?: DumpInput): Worker
     setup,
     mem: m,
     scanner,
-    codec: createCodec(setup.codec),
+    codec: withRepeatCache(createCodec(setup.codec), setup.pageSize),
     reader: new PageReader(m, setup.pageSize),
     close: () => own?.close(),
   };
