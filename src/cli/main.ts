@@ -2,15 +2,8 @@
 // scripts read them, its exit statuses. Errors end in one line on stderr, never a stack.
 import * as fs from 'fs';
 import { DUMP_DH_EXCLUDED_VMEMMAP } from '../format/diskdump';
-import { rebuildFlattened } from '../format/flattened-rebuild';
-import { reassemble } from '../format/reassemble';
-import { DmesgCorruptError, extractDmesg } from '../kernel/printk';
-import { buildKernelModel } from '../kernel/kernel-model';
-import { RunOptions, runDump } from '../pipeline/dump';
-import { runMemUsage } from '../pipeline/mem-usage';
-import { debugVmcoreinfo } from '../pipeline/prepare';
+import type { RunOptions } from '../pipeline/dump';
 import { DumpReport, formatReport } from '../pipeline/report';
-import { runSplitDump } from '../pipeline/split-output';
 import { DumpError, EXIT_COMPLETED, EXIT_FAILED, NoSpaceError } from '../util/errors';
 import { DEFAULT_MSG_LEVEL, Messages } from '../util/messages';
 import { installSignalHandlers } from '../util/interrupt';
@@ -49,22 +42,28 @@ export async function main(argv: string[]): Promise<number> {
     // with -F the dump goes to stdout, so every message goes to stderr (as makedumpfile does)
     msgs = cmd.flatten ? new Messages(cmd.messageLevel, process.stderr, process.stderr) : new Messages(cmd.messageLevel);
     switch (cmd.mode) {
+      // each mode loads its own code: start-up stays short for the common case
       case 'rearrange': {
+        const { rebuildFlattened } = await import('../format/flattened-rebuild');
         const r = await rebuildFlattened(0, cmd.dumpfile!, { force: cmd.force });
         msgs.msg(`\nThe dumpfile is saved to ${cmd.dumpfile}.`);
         void r;
         break;
       }
-      case 'reassemble':
+      case 'reassemble': {
+        const { reassemble } = await import('../format/reassemble');
         reassemble(cmd.dumpfiles, cmd.dumpfile!, { force: cmd.force });
         msgs.msg(`\nThe dumpfile is saved to ${cmd.dumpfile}.`);
         break;
+      }
       case 'dmesg':
-        writeDmesgFile(cmd, msgs);
+        await writeDmesgFile(cmd, msgs);
         break;
-      case 'mem-usage':
+      case 'mem-usage': {
+        const { runMemUsage } = await import('../pipeline/mem-usage');
         await runMemUsage(dumpOptions(cmd, cmd.dumpLevels[0]), msgs);
         return EXIT_COMPLETED;
+      }
       case 'create':
         return await create(cmd, msgs);
     }
@@ -125,8 +124,10 @@ async function create(cmd: ParsedCommand, msgs: Messages): Promise<number> {
     let report: DumpReport;
     let error: DumpError | undefined;
     if (cmd.dumpfiles.length > 0) {
+      const { runSplitDump } = await import('../pipeline/split-output');
       ({ report, error } = await runSplitDump({ ...opts, outputs: cmd.dumpfiles, splitblockKiB: cmd.splitblockKiB }, msgs));
     } else {
+      const { runDump } = await import('../pipeline/dump');
       ({ report, error } = await runDump(opts, msgs));
     }
     if (error) {
@@ -151,7 +152,10 @@ async function create(cmd: ParsedCommand, msgs: Messages): Promise<number> {
   return EXIT_FAILED;
 }
 
-function writeDmesgFile(cmd: ParsedCommand, msgs: Messages): void {
+async function writeDmesgFile(cmd: ParsedCommand, msgs: Messages): Promise<void> {
+  const { DmesgCorruptError, extractDmesg } = await import('../kernel/printk');
+  const { buildKernelModel } = await import('../kernel/kernel-model');
+  const { debugVmcoreinfo } = await import('../pipeline/prepare');
   const input = openInput(cmd.vmcore!);
   let text: Buffer;
   let failure: DumpError | undefined;

@@ -7,6 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 type Lz4 = typeof import('lz4-napi');
+/** bitmaps up to this size (32K pfns, 128 MiB of RAM) are kept as they are */
+const RAW_BELOW = 4096;
 let lz4: Lz4 | undefined;
 function lib(): Lz4 {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -40,7 +42,8 @@ export class BitmapCache {
   put(cycle: number, bm: Uint8Array): boolean {
     this.drop(cycle);
     const src = Buffer.from(bm.buffer, bm.byteOffset, bm.length);
-    const packed = lib().compressSync(src);
+    // a small machine's bitmap is not worth loading lz4 for
+    const packed = src.length <= RAW_BELOW ? Buffer.from(src) : lib().compressSync(src);
     if (this.used + packed.length <= this.budgetBytes) {
       this.slots.set(cycle, { data: packed, fileOffset: -1, packedLen: packed.length, len: bm.length });
       this.used += packed.length;
@@ -74,7 +77,7 @@ export class BitmapCache {
       packed = Buffer.alloc(s.packedLen);
       fs.readSync(this.spillFd, packed, 0, s.packedLen, s.fileOffset);
     }
-    return lib().uncompressSync(packed);
+    return s.len <= RAW_BELOW ? packed : lib().uncompressSync(packed);
   }
 
   close(): void {

@@ -2,12 +2,10 @@
 // stream or nowhere), report; and what happens when it cannot be finished: the output is
 // marked incomplete the way its format allows, and stays readable.
 import { DUMP_DH_COMPRESSED_INCOMPLETE, DiskDumpHeader } from '../format/diskdump';
-import { FlattenedSink } from '../format/flattened-sink';
 import { NullSink } from '../format/null-sink';
 import { DumpSink, FileSink } from '../format/sink';
 import { DumpError, NoSpaceError } from '../util/errors';
 import type { Messages } from '../util/messages';
-import { ElfWriter, markElfIncomplete } from './elf-output';
 import { KdumpWriter } from './kdump-output';
 import { DumpJob, DumpOptions, closeJob, prepareDump } from './prepare';
 import { DumpReport, buildReport } from './report';
@@ -49,7 +47,11 @@ export function markIncomplete(sink: DumpSink): boolean {
 
 function openSink(opts: RunOptions): DumpSink {
   if (opts.dryRun) return new NullSink();
-  if (opts.flatten) return new FlattenedSink({ fd: 1, name: 'stdout', maxRecord: opts.flatRecordBytes });
+  if (opts.flatten) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { FlattenedSink } = require('../format/flattened-sink') as typeof import('../format/flattened-sink');
+    return new FlattenedSink({ fd: 1, name: 'stdout', maxRecord: opts.flatRecordBytes });
+  }
   if (!opts.output) throw new DumpError('usage', 'no dump file given');
   return new FileSink(opts.output, { force: opts.force, sizeLimit: opts.sizeLimit });
 }
@@ -64,6 +66,7 @@ export async function runDump(opts: RunOptions, msgs: Messages): Promise<DumpOut
     await scanPass(job);
     started = true;
     if (opts.elf) {
+      const { ElfWriter } = await import('./elf-output');
       const r = await new ElfWriter(job, sink).write();
       elfExcluded = r.elfExcluded;
     } else {
@@ -82,7 +85,7 @@ export async function runDump(opts: RunOptions, msgs: Messages): Promise<DumpOut
       throw e;
     }
     // what is on disk is consistent (data before the descriptors pointing at it): flag it
-    const marked = opts.elf ? markElfIncomplete(sink) : markIncomplete(sink);
+    const marked = opts.elf ? (await import('./elf-output')).markElfIncomplete(sink) : markIncomplete(sink);
     try { sink.close(); } catch { /* the error that brought us here is the one to report */ }
     job.progress.finish();
     const err = e instanceof DumpError ? e : new DumpError('internal', (e as Error).message);
