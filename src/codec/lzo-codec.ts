@@ -23,16 +23,24 @@ export class LzoCodec implements PageCodec {
   readonly name = 'lzo' as const;
   readonly flag = CODEC_FLAGS.lzo;
   private scratch = Buffer.alloc(0);
-  /** the binding wants a Buffer of exactly one page: copying into one costs less than a view per page */
-  private page = Buffer.alloc(0);
+  /**
+   * The binding wants a Buffer of exactly one page. Callers hand us pages of one big read
+   * buffer again and again: keep a view of each page of it instead of making one per call.
+   */
+  private viewsOf: Buffer | undefined;
+  private views: Buffer[] = [];
 
   compress(src: Buffer, srcOff: number, pageSize: number, dst: Uint8Array, dstOff: number): number {
     // LZO1X-1 writes without bounds checks: give it its worst case
     const worst = pageSize + (pageSize >> 4) + 64 + 3;
     if (this.scratch.length < worst) this.scratch = Buffer.alloc(worst);
-    if (this.page.length !== pageSize) this.page = Buffer.alloc(pageSize);
-    src.copy(this.page, 0, srcOff, srcOff + pageSize);
-    const r = lzo().compress(this.page, this.scratch);
+    if (this.viewsOf !== src || this.views.length === 0 || this.views[0].length !== pageSize) {
+      this.viewsOf = src;
+      this.views = [];
+      for (let o = 0; o + pageSize <= src.length; o += pageSize) this.views.push(src.subarray(o, o + pageSize));
+    }
+    const input = srcOff % pageSize === 0 ? this.views[srcOff / pageSize] : src.subarray(srcOff, srcOff + pageSize);
+    const r = lzo().compress(input, this.scratch);
     if (r.err !== 0) throw new Error(`lzo compression failed (${r.err})`);
     if (r.len >= pageSize) return -1;
     this.scratch.copy(dst, dstOff, 0, r.len);

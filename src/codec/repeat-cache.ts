@@ -5,7 +5,11 @@
 // the same; only the work is saved.
 import type { PageCodec } from './codec';
 
-const SLOTS = 64;
+const SLOTS = 256;
+/** slot states: never used, key seen once (nothing stored), page and output stored */
+const EMPTY = 0;
+const SEEN = 1;
+const STORED = 2;
 /** words sampled for the key: a cheap fingerprint, not a proof */
 const SAMPLE_WORDS = 16;
 
@@ -14,8 +18,9 @@ export class RepeatCache implements PageCodec {
   readonly flag;
   private readonly pages: Buffer;
   private readonly outs: Buffer;
-  private readonly outLen = new Int32Array(SLOTS).fill(-2);
+  private readonly outLen = new Int32Array(SLOTS);
   private readonly keys = new Uint32Array(SLOTS);
+  private readonly state = new Uint8Array(SLOTS);
   private words: Uint32Array | undefined;
   private wordsOf: Buffer | undefined;
   hits = 0;
@@ -40,8 +45,8 @@ export class RepeatCache implements PageCodec {
     h >>>= 0;
     const slot = h % SLOTS;
     const at = slot * pageSize;
-    if (this.outLen[slot] !== -2 && this.keys[slot] === h
-        && this.pages.compare(src, srcOff, srcOff + pageSize, at, at + pageSize) === 0) {
+    const st = this.keys[slot] === h ? this.state[slot] : EMPTY;
+    if (st === STORED && this.pages.compare(src, srcOff, srcOff + pageSize, at, at + pageSize) === 0) {
       this.hits++;
       const n = this.outLen[slot];
       if (n > 0) this.outs.copy(dst, dstOff, at, at + n);
@@ -49,6 +54,12 @@ export class RepeatCache implements PageCodec {
     }
     const n = this.codec.compress(src, srcOff, pageSize, dst, dstOff);
     this.keys[slot] = h;
+    if (st === EMPTY) {
+      // a key seen for the first time costs nothing more: only repeats are stored
+      this.state[slot] = SEEN;
+      return n;
+    }
+    this.state[slot] = STORED;
     this.outLen[slot] = n;
     src.copy(this.pages, at, srcOff, srcOff + pageSize);
     if (n > 0) Buffer.from(dst.buffer, dst.byteOffset, dst.length).copy(this.outs, at, dstOff, dstOff + n);

@@ -1,6 +1,7 @@
 // Pass 2 work unit: the dumpable pages of a pfn range, read in long runs, zero-tested and
 // compressed into one output buffer. The coordinator turns the result into descriptors
 // and page data, in pfn order. Spec: kdump-compressed.md §6 (write_kdump_pages_cyclic).
+import { NATIVE_LZO, NATIVE_RAW, nativePages } from '../codec/native-pages';
 import type { WorkerContext } from './setup';
 
 export interface PageBatch {
@@ -30,12 +31,38 @@ export interface PageBatchResult {
   readErrors: number;
 }
 
+let offsets = new Uint32Array(0);
+
+/** Raw and LZO batches with the native page loop: one call per buffer of pages. */
+function compressBatchNative(ctx: WorkerContext, batch: PageBatch, data: ArrayBuffer, sizes: Int32Array, flags: Uint8Array): PageBatchResult {
+  const native = nativePages()!;
+  const pageSize = ctx.setup.pageSize;
+  const method = ctx.setup.codec === 'lzo' ? NATIVE_LZO : NATIVE_RAW;
+  const flagValue = ctx.codec?.flag ?? 0;
+  if (offsets.length < batch.count) offsets = new Uint32Array(Math.max(batch.count, 1024));
+  let dataLen = 0;
+  const reader = ctx.reader;
+  const count = reader.collect(batch.bitmap, batch.pfnEnd - batch.pfnStart, batch.pfnStart, batch.count, offsets, (first, n) => {
+    dataLen = native.compressPages(method, reader.buf, offsets, first, n, pageSize, ctx.setup.excludeZero, data, dataLen, sizes, flags, flagValue);
+  });
+  let zeros = 0;
+  let readErrors = 0;
+  for (let k = 0; k < count; k++) {
+    if (sizes[k] === 0) zeros++;
+    else if (sizes[k] < 0) readErrors++;
+  }
+  return { seq: batch.seq, count, sizes, flags, data, dataLen, zeroPages: zeros, readErrors };
+}
+
 export function compressBatch(ctx: WorkerContext, batch: PageBatch): PageBatchResult {
   const pageSize = ctx.setup.pageSize;
   const count = batch.count;
   const sizes = new Int32Array(count);
   const flags = new Uint8Array(count);
   let data = batch.out && batch.out.byteLength >= count * pageSize ? batch.out : new ArrayBuffer(Math.max(count * pageSize, pageSize));
+  if ((ctx.setup.codec === 'lzo' || ctx.setup.codec === 'none') && nativePages()) {
+    return compressBatchNative(ctx, batch, data, sizes, flags);
+  }
   let out = new Uint8Array(data);
   const excludeZero = ctx.setup.excludeZero;
   const codec = ctx.codec;

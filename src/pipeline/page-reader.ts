@@ -27,6 +27,54 @@ export class PageReader {
   }
 
   /**
+   * Reads the pages of every set bit of bm[0, nbits) into this.buf, packed run after run,
+   * recording page k's offset in offsets[k] (0xffffffff when it could not be read). Each
+   * time the buffer is full, and at the end, onChunk(first, count) hands over pages
+   * [first, first + count). Returns the number of pages seen (at most `limit`).
+   */
+  collect(bm: Uint8Array, nbits: number, pfnStart: number, limit: number, offsets: Uint32Array,
+    onChunk: (first: number, count: number) => void): number {
+    const pageSize = this.pageSize;
+    const cap = this.buf.length / pageSize;
+    let seen = 0;
+    let chunkFirst = 0;
+    let fill = 0;
+    let i = 0;
+    while (i < nbits && seen < limit) {
+      if ((i & 7) === 0 && bm[i >> 3] === 0) { i += 8; continue; }
+      if ((bm[i >> 3] & (1 << (i & 7))) === 0) { i++; continue; }
+      const runStart = i;
+      let runEnd = i + 1;
+      let j = i + 1;
+      while (j < nbits && j - runStart < READ_RUN_PAGES) {
+        if ((bm[j >> 3] & (1 << (j & 7))) !== 0) { runEnd = j + 1; j++; continue; }
+        if (j - runEnd >= MERGE_GAP) break;
+        j++;
+      }
+      const runPages = runEnd - runStart;
+      if (fill + runPages > cap) {
+        onChunk(chunkFirst, seen - chunkFirst);
+        chunkFirst = seen;
+        fill = 0;
+      }
+      let ok = true;
+      try {
+        ok = this.mem.read((pfnStart + runStart) * pageSize, this.buf, fill * pageSize, runPages * pageSize);
+      } catch {
+        ok = false;
+      }
+      for (let p = runStart; p < runEnd && seen < limit; p++) {
+        if ((bm[p >> 3] & (1 << (p & 7))) === 0) continue;
+        offsets[seen++] = ok ? (fill + p - runStart) * pageSize : 0xffffffff;
+      }
+      fill += runPages;
+      i = runEnd;
+    }
+    if (seen > chunkFirst) onChunk(chunkFirst, seen - chunkFirst);
+    return seen;
+  }
+
+  /**
    * Calls onPage(bit, off, ok) for every set bit of bm[0, nbits) in order, bit i being pfn
    * pfnStart + i; the page is at this.buf[off] when ok (false: it could not be read).
    * Stops after `limit` pages.

@@ -1,0 +1,32 @@
+// The optional native page loop (native/pagecodec.c, built by node-gyp at install): zero
+// test, LZO1X-1 or raw copy for a whole batch of pages in one call. When it is not built,
+// the JavaScript loop with the npm bindings does the same work, more slowly.
+import * as path from 'path';
+
+export interface NativePages {
+  /** see native/pagecodec.c; returns the new dstPos */
+  compressPages(method: number, src: Buffer, offsets: Uint32Array, first: number, count: number, pageSize: number,
+    excludeZero: boolean, dst: ArrayBuffer | Uint8Array, dstPos: number, sizes: Int32Array, flags: Uint8Array, flagValue: number): number;
+}
+
+export const NATIVE_RAW = 0;
+export const NATIVE_LZO = 1;
+
+let loaded: NativePages | null | undefined;
+
+export function nativePages(): NativePages | undefined {
+  if (loaded === undefined) {
+    if (process.env.CYCLODUMP_NO_NATIVE) {
+      loaded = null;
+    } else {
+      try {
+        // dist/src/codec -> repository root
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        loaded = require(path.resolve(__dirname, '../../../build/Release/pagecodec.node')) as NativePages;
+      } catch {
+        loaded = null;
+      }
+    }
+  }
+  return loaded ?? undefined;
+}
