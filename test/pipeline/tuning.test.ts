@@ -50,11 +50,13 @@ describe('real-1g: same output for every --num-threads and --cyclic-buffer', fun
         ['1 KiB cyclic buffer (one section per cycle), 2 threads', ['--cyclic-buffer', '1', '--num-threads', '2'], ONE_PASS],
         ['16 KiB cyclic buffer, 3 threads', ['--cyclic-buffer', '16', '--num-threads', '3'], ONE_PASS],
         ['no bitmap cache: every cycle scanned twice', ['--cyclic-buffer', '4', '--bitmap-cache', '0', '--num-threads', '2'], 2 * ONE_PASS],
+        ['JavaScript page loop instead of the native one (CYCLODUMP_NO_NATIVE=1)', ['--num-threads', '2'], ONE_PASS],
       ];
       for (const [name, args, memMapBytes] of tunings) {
         it(`${name}: byte-identical to makedumpfile -l, mem_map read ${memMapBytes / ONE_PASS}x`, function () {
           const out = path.join(dir, `cd-${level}`);
-          const r = cyclodump(['-l', '-d', level, '--message-level', '31', ...args, vmcore, out]);
+          const env = name.includes('NO_NATIVE') ? { CYCLODUMP_NO_NATIVE: '1' } : undefined;
+          const r = cyclodump(['-l', '-d', level, '--message-level', '31', ...args, vmcore, out], { env });
           expect(r.code, r.stderr).to.equal(0);
           const m = /mem_map bytes read: (\d+) \(cycles rescanned: (\d+)\)/.exec(r.stdout);
           expect(m, r.stdout).to.not.equal(null);
