@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import { DUMP_DH_EXCLUDED_VMEMMAP } from '../format/diskdump';
 import type { RunOptions } from '../pipeline/dump';
-import { DumpReport, formatReport } from '../pipeline/report';
+import { DumpReport, formatReport, reportJson } from '../pipeline/report';
 import { DumpError, EXIT_COMPLETED, EXIT_FAILED, NoSpaceError } from '../util/errors';
 import { DEFAULT_MSG_LEVEL, Messages } from '../util/messages';
 import { installSignalHandlers } from '../util/interrupt';
@@ -40,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (cmd.checkParams) return EXIT_COMPLETED;
     // with -F the dump goes to stdout, so every message goes to stderr (as makedumpfile does)
-    msgs = cmd.flatten ? new Messages(cmd.messageLevel, process.stderr, process.stderr) : new Messages(cmd.messageLevel);
+    msgs = new Messages(cmd.messageLevel, cmd.flatten ? process.stderr : process.stdout, process.stderr, { json: cmd.logJson });
     switch (cmd.mode) {
       // each mode loads its own code: start-up stays short for the common case
       case 'rearrange': {
@@ -71,14 +71,20 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_COMPLETED;
   } catch (e) {
     if (e instanceof DumpError) {
-      process.stderr.write(`cyclodump: ${e.message}\n`);
+      fatal(msgs, e.message, { code: e.code, exitCode: e.exitCode });
       msgs.msg('\ncyclodump Failed.');
       return e.exitCode;
     }
-    process.stderr.write(`cyclodump: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    fatal(msgs, `internal error: ${(e as Error)?.message ?? String(e)}`, { code: 'internal', exitCode: EXIT_FAILED });
     if (process.env.CYCLODUMP_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
     return EXIT_FAILED;
   }
+}
+
+/** The line that ends a failed run: "cyclodump: ..." on stderr, or a JSON error record with --log-json. */
+function fatal(msgs: Messages, message: string, fields: { code: string; exitCode: number }): void {
+  if (msgs.log.json) msgs.log.fatal(message, fields);
+  else msgs.put(process.stderr, `cyclodump: ${message}\n`);
 }
 
 function readVmcoreinfoFile(file: string | undefined): string | undefined {
@@ -136,9 +142,11 @@ async function create(cmd: ParsedCommand, msgs: Messages): Promise<number> {
         continue;
       }
       msgs.report(formatReport(report));
+      writeReportJson(cmd, report, error.message);
       throw error;
     }
     msgs.report(formatReport(report));
+    writeReportJson(cmd, report);
     if (cmd.dryRun) {
       msgs.msg('\nThe dry run is done: nothing was written.');
     } else if (cmd.dumpfiles.length > 0) {
@@ -150,6 +158,24 @@ async function create(cmd: ParsedCommand, msgs: Messages): Promise<number> {
     return EXIT_COMPLETED;
   }
   return EXIT_FAILED;
+}
+
+/** --report-json FILE: the report's figures as JSON (schemas/report.schema.json). */
+function writeReportJson(cmd: ParsedCommand, report: DumpReport, error?: string): void {
+  if (cmd.reportJson === undefined) return;
+  const outputs = cmd.dryRun ? [] : cmd.flatten ? ['-'] : cmd.dumpfiles.length > 0 ? cmd.dumpfiles : [cmd.dumpfile!];
+  const doc = reportJson(report, {
+    version: VERSION, input: cmd.vmcore!, outputs, format: cmd.elf ? 'elf' : 'kdump-compressed',
+    flattened: cmd.flatten, dryRun: cmd.dryRun, error,
+  });
+  const tmp = `${cmd.reportJson}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, JSON.stringify(doc, null, 2) + '\n');
+    fs.renameSync(tmp, cmd.reportJson);
+  } catch (e) {
+    try { fs.rmSync(tmp, { force: true }); } catch { /* nothing to clean */ }
+    throw new DumpError('report-json', `can't write the report to ${cmd.reportJson}: ${(e as Error).message}`);
+  }
 }
 
 async function writeDmesgFile(cmd: ParsedCommand, msgs: Messages): Promise<void> {

@@ -195,7 +195,12 @@ export class ElfWriter {
     const t0 = Date.now();
     // pass 1: count the output PT_LOADs (the program headers precede the data)
     let loads = 0;
-    await this.walk(async () => { loads++; });
+    let pages = 0;
+    await this.walk(async ({ phdr }) => {
+      loads++;
+      pages += Math.ceil(phdr.p_filesz / job.pageSize);
+    });
+    job.progress.setWriteTotal(pages);
     const phnum = loads + 1;
     const xnum = phnum >= PN_XNUM;
     let noteOff = Elf64Ehdr.size + Elf64Phdr.size * phnum;

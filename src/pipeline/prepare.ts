@@ -194,6 +194,7 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
 }
 
 export async function closeJob(job: DumpJob): Promise<void> {
+  job.progress.stop();
   job.cache.close();
   await job.executor.close();
   job.vm.close();

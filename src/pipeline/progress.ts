@@ -1,102 +1,335 @@
 // One progress indicator for the whole run (not one per cycle or pass): percent, MB/s in
-// and out, ETA; redrawn in place on a terminal, a plain line every few seconds otherwise,
-// so that a serial console shows life. Updated by time, never per page.
-import type { Messages } from '../util/messages';
+// and out, ETA. On a terminal one line redrawn in place; otherwise a plain line every few
+// seconds, so that a serial console shows life; with --log-json a JSON record instead.
+// Drawn by time (a timer, and a clock check when work is reported), never per page.
+// Silenced by --message-level without bit 1. The same timer warns when nothing has moved
+// for a while (a stalled disk or input): that warning is an error-level message.
+//
+// The percentage is work done over work to do, the work of each pass weighed by what it
+// costs: a pfn scanned in mem_map is cheap, a page read and compressed is not (COST, from
+// measurements). Pages to write are estimated from what the scan has kept so far until the
+// scan ends, then known exactly. The shown value never goes back, stays below 100% until
+// the run has really done all its work, and reads 100% once, on the last line.
+import type { CodecName } from '../codec';
+import type { Messages, StatusLine } from '../util/messages';
 
-export interface ProgressOptions {
-  /** redraw interval on a TTY */
-  ttyIntervalMs?: number;
-  /** plain-line interval without a TTY */
-  plainIntervalMs?: number;
-  now?: () => number;
+/** Estimated cost in microseconds of one core, per unit of work (measured on real-1g, Node 20). */
+export const COST = {
+  /** one pfn of the struct-page scan (mem_map read through the page tables, classified) */
+  structScanPerPfn: 0.6,
+  /** one pfn when no struct page is read (the bitmap comes from PT_LOADs alone) */
+  plainScanPerPfn: 0.01,
+  /** reading one page and testing it for zero */
+  readPerPage: 2.5,
+  /** compressing one page, by codec (added to the read) */
+  codecPerPage: { none: 1, lzo: 22, zlib: 55, zstd: 24, snappy: 11 } as Record<CodecName, number>,
+};
+
+export interface ProgressPlan {
+  /** pfns pass 1 walks */
+  pfns: number;
+  /** pages present in memory: the most pass 2 can write */
+  presentPages: number;
+  /** whether pass 1 reads struct pages */
+  structScan: boolean;
+  /** whether pass 1 also reads every dumpable page for the zero test (-E, --mem-usage with bit 1) */
+  zeroScan: boolean;
+  /** false when nothing is written (--mem-usage) */
+  write: boolean;
+  codec: CodecName;
+  /** share of present pages expected to be kept, before the scan has said anything */
+  keptPrior: number;
 }
 
-export class Progress {
-  private scanDone = 0;
-  private scanTotal = 1;
+export interface ProgressOptions {
+  /** redraw interval on a terminal (default 250 ms, or CYCLODUMP_PROGRESS_MS) */
+  ttyIntervalMs?: number;
+  /** plain-line and JSON-record interval (default 5000 ms, or CYCLODUMP_PROGRESS_MS) */
+  plainIntervalMs?: number;
+  /** warn when no work has been reported for this long (default 30000 ms, or CYCLODUMP_STALL_MS) */
+  stallMs?: number;
+  now?: () => number;
+  /** run a timer (default); unit tests drive poll() by hand instead */
+  timer?: boolean;
+  /** first word of the line */
+  label?: string;
+}
+
+type Phase = 'start' | 'scan' | 'write' | 'done' | 'stopped';
+
+function envMs(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+interface Sample {
+  t: number;
+  bytesIn: number;
+  bytesOut: number;
+  done: number;
+}
+
+/** how far back rates and the ETA look */
+const RATE_WINDOW_MS = 10_000;
+
+export class Progress implements StatusLine {
+  private plan: ProgressPlan = {
+    pfns: 1, presentPages: 0, structScan: false, zeroScan: false, write: true, codec: 'none', keptPrior: 1,
+  };
+  private phase: Phase = 'start';
+  private scanPfns = 0;
+  private scanPresent = 0;
+  private scanExcluded = 0;
+  private zeroPages = 0;
   private writeDone = 0;
-  private writeTotal = 0;
+  private writeTotal = -1;
   private bytesIn = 0;
   private bytesOut = 0;
   private readonly start: number;
-  private last = 0;
-  private drawn = false;
+  private scanEndedAt = -1;
+  private lastDraw: number;
+  private lastActivity: number;
+  private stallReported = false;
+  private shown = 0;
+  private visible = false;
+  private finished = false;
+  private timer?: NodeJS.Timeout;
+  private samples: Sample[] = [];
   private readonly tty: boolean;
+  private readonly json: boolean;
   private readonly interval: number;
+  private readonly stallMs: number;
   private readonly now: () => number;
-  /** share of the run spent scanning mem_map, for a percentage that moves evenly */
-  private scanWeight = 0.1;
+  private readonly label: string;
+  private readonly useTimer: boolean;
 
   constructor(private readonly msgs: Messages, opts: ProgressOptions = {}) {
     this.now = opts.now ?? (() => Date.now());
     this.start = this.now();
-    this.tty = !!msgs.err.isTTY;
-    this.interval = this.tty ? (opts.ttyIntervalMs ?? 250) : (opts.plainIntervalMs ?? 5000);
-    this.last = this.start;
+    this.json = msgs.log.json;
+    this.tty = !this.json && !!msgs.err.isTTY;
+    const envInterval = envMs('CYCLODUMP_PROGRESS_MS');
+    this.interval = this.tty ? (opts.ttyIntervalMs ?? envInterval ?? 250) : (opts.plainIntervalMs ?? envInterval ?? 5000);
+    this.stallMs = opts.stallMs ?? envMs('CYCLODUMP_STALL_MS') ?? 30_000;
+    this.label = opts.label ?? 'Progress';
+    this.useTimer = opts.timer ?? true;
+    this.lastDraw = this.start;
+    this.lastActivity = this.start;
   }
 
-  setScanTotal(pfns: number, weight: number): void {
-    this.scanTotal = Math.max(1, pfns);
-    this.scanWeight = weight;
+  /** Pass 1 begins: what the run will do, for the weights. Starts the timer. */
+  begin(plan: ProgressPlan): void {
+    this.plan = { ...plan, pfns: Math.max(1, plan.pfns) };
+    this.phase = 'scan';
+    this.lastActivity = this.now();
+    if (this.useTimer && !this.timer) {
+      this.timer = setInterval(() => this.poll(), Math.max(20, Math.min(this.interval, 1000)));
+      this.timer.unref();
+    }
   }
 
+  /** Kept for callers that only know the scan size: a plain plan with the given pfns. */
+  setScanTotal(pfns: number): void {
+    this.begin({ ...this.plan, pfns });
+  }
+
+  /** pfns of pass 1 done, with what they held (present pages, of which excluded). */
+  scanned(pfns: number, memMapBytes: number, presentPages = 0, excludedPages = 0): void {
+    this.scanPfns += pfns;
+    this.scanPresent += presentPages;
+    this.scanExcluded += excludedPages;
+    this.bytesIn += memMapBytes;
+    this.activity();
+  }
+
+  /** pages read by pass 1's zero test */
+  zeroScanned(pages: number, bytesRead: number): void {
+    this.zeroPages += pages;
+    this.bytesIn += bytesRead;
+    this.activity();
+  }
+
+  /** Pass 1 is over: its timing goes to the log (report level). */
+  scanFinished(stats: { ms: number; pfns: number; memMapBytes: number; dumpable: number }): void {
+    this.scanPfns = Math.max(this.scanPfns, this.plan.pfns);
+    this.scanEndedAt = this.now();
+    this.msgs.log.step(`scan: ${(stats.ms / 1000).toFixed(3)} s, ${stats.pfns} pfns, ${mb(stats.memMapBytes)} MB of mem_map read, ${stats.dumpable} pages to dump`,
+      { phase: 'scan', ms: stats.ms, pfns: stats.pfns, memMapBytes: stats.memMapBytes, dumpablePages: stats.dumpable });
+    this.activity();
+  }
+
+  /** Pass 2 begins, with the exact number of pages it writes. */
   setWriteTotal(pages: number): void {
     this.writeTotal = pages;
-  }
-
-  scanned(pfns: number, memMapBytes: number): void {
-    this.scanDone += pfns;
-    this.bytesIn += memMapBytes;
-    this.tick();
+    this.phase = 'write';
+    if (this.scanEndedAt < 0) this.scanEndedAt = this.now();
+    this.activity();
   }
 
   written(pages: number, bytesIn: number, bytesOut: number): void {
     this.writeDone += pages;
     this.bytesIn += bytesIn;
     this.bytesOut += bytesOut;
-    this.tick();
+    this.activity();
   }
 
+  /** Work done and to do, in estimated microseconds of one core. */
+  private work(): { done: number; total: number } {
+    const p = this.plan;
+    const perPfn = p.structScan ? COST.structScanPerPfn : COST.plainScanPerPfn;
+    const perPage = COST.readPerPage + (COST.codecPerPage[p.codec] ?? COST.codecPerPage.zlib);
+    let kept: number;
+    if (this.writeTotal >= 0) {
+      kept = this.writeTotal;
+    } else if (this.scanPresent > 0) {
+      kept = p.presentPages * Math.max(0, 1 - this.scanExcluded / this.scanPresent);
+    } else {
+      kept = p.presentPages * p.keptPrior;
+    }
+    const zeroTotal = p.zeroScan ? Math.max(kept, this.zeroPages) : 0;
+    const total = p.pfns * perPfn + zeroTotal * COST.readPerPage + (p.write ? Math.max(kept, this.writeDone) * perPage : 0);
+    const done = Math.min(this.scanPfns, p.pfns) * perPfn + this.zeroPages * COST.readPerPage + (p.write ? this.writeDone * perPage : 0);
+    return { done, total: Math.max(total, 1) };
+  }
+
+  /** The share shown: never backwards, below 1 until finish() finds all work done. */
   get fraction(): number {
-    const s = Math.min(1, this.scanDone / this.scanTotal);
-    const w = this.writeTotal > 0 ? Math.min(1, this.writeDone / this.writeTotal) : 0;
-    return s * this.scanWeight + w * (1 - this.scanWeight);
+    if (this.phase === 'done') return 1;
+    const { done, total } = this.work();
+    this.shown = Math.max(this.shown, Math.min(0.999, done / total));
+    return this.shown;
   }
 
-  private tick(): void {
-    if (!this.msgs.progressEnabled) return;
+  /** whether all the work announced has been reported done */
+  get complete(): boolean {
+    if (this.phase === 'start') return false;
+    if (this.scanPfns < this.plan.pfns) return false;
+    if (!this.plan.write) return true;
+    return this.writeTotal >= 0 && this.writeDone >= this.writeTotal;
+  }
+
+  private activity(): void {
     const t = this.now();
-    if (t - this.last < this.interval) return;
-    this.last = t;
-    this.draw(t, false);
+    if (this.stallReported) {
+      this.stallReported = false;
+      this.msgs.log.warn(`progress resumed after ${((t - this.lastActivity) / 1000).toFixed(0)} s of standstill`, { stallMs: t - this.lastActivity });
+    }
+    this.lastActivity = t;
+    if (t - this.lastDraw >= this.interval) this.draw(t);
   }
 
-  /** the final 100% line */
+  /** Timer tick: redraw when due, warn once per stall. */
+  poll(): void {
+    if (this.finished || this.phase === 'start') return;
+    const t = this.now();
+    if (!this.stallReported && t - this.lastActivity >= this.stallMs) {
+      this.stallReported = true;
+      this.clear();
+      this.msgs.log.warn(`no progress for ${((t - this.lastActivity) / 1000).toFixed(0)} s (${this.phaseName()}, ${(this.fraction * 100).toFixed(1)}%): is the disk or the input stuck?`,
+        { stallMs: t - this.lastActivity, phase: this.phaseName(), percent: round1(this.fraction * 100) });
+    }
+    if (t - this.lastDraw >= this.interval) this.draw(t);
+  }
+
+  /**
+   * The run is over: the last line (100% if all the work was done, else where it stopped),
+   * the write phase's timing. Stops the timer.
+   */
   finish(): void {
-    if (!this.msgs.progressEnabled) return;
-    this.draw(this.now(), true);
-    if (this.tty) this.msgs.err.write('\n');
+    if (this.finished) return;
+    const t = this.now();
+    const ok = this.complete;
+    this.phase = ok ? 'done' : 'stopped';
+    this.draw(t, true);
+    if (this.visible) this.msgs.err.write('\n');
+    this.visible = false;
+    this.msgs.setStatusLine(undefined);
+    if (this.plan.write && this.scanEndedAt >= 0) {
+      const ms = t - this.scanEndedAt;
+      this.msgs.log.step(`compress/write: ${(ms / 1000).toFixed(3)} s, ${this.writeDone} pages, ${mb(this.bytesOut)} MB written`,
+        { phase: 'write', ms, pages: this.writeDone, bytesOut: this.bytesOut });
+    }
+    this.stop();
   }
 
-  private draw(t: number, done: boolean): void {
-    const f = done ? 1 : this.fraction;
-    const secs = Math.max(0.001, (t - this.start) / 1000);
-    const mbIn = this.bytesIn / secs / 1e6;
-    const mbOut = this.bytesOut / secs / 1e6;
-    let eta = '';
-    if (!done && f > 0.01) eta = ` eta ${formatDuration(secs / f - secs)}`;
-    const line = `Dumping: ${(f * 100).toFixed(1).padStart(5)}% | in ${mbIn.toFixed(1)} MB/s | out ${mbOut.toFixed(1)} MB/s | ${formatDuration(secs)}${eta}`;
+  /** Stops the timer without a last line (the run ended before it did anything). */
+  stop(): void {
+    this.finished = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.visible) {
+      this.msgs.err.write('\n');
+      this.visible = false;
+    }
+    this.msgs.setStatusLine(undefined);
+  }
+
+  /** StatusLine: erase the drawn line before someone else writes to the terminal. */
+  clear(): void {
+    if (!this.visible) return;
+    this.msgs.err.write('\r\x1b[K');
+    this.visible = false;
+  }
+
+  private phaseName(): string {
+    switch (this.phase) {
+      case 'start':
+      case 'scan': return 'scan';
+      case 'write': return 'write';
+      case 'done': return 'done';
+      case 'stopped': return 'stopped';
+    }
+  }
+
+  private rates(t: number, last: boolean): { inRate: number; outRate: number; eta: number } {
+    const { done, total } = this.work();
+    const cur: Sample = { t, bytesIn: this.bytesIn, bytesOut: this.bytesOut, done };
+    this.samples.push(cur);
+    while (this.samples.length > 2 && t - this.samples[1].t >= RATE_WINDOW_MS) this.samples.shift();
+    // the last line gives the whole run's averages; the others the recent rates
+    const from: Sample = last || this.samples.length < 2
+      ? { t: this.start, bytesIn: 0, bytesOut: 0, done: 0 }
+      : this.samples[0];
+    const dt = Math.max(0.001, (t - from.t) / 1000);
+    const doneRate = (done - from.done) / dt;
+    const eta = doneRate > 0 && t - this.start >= 1000 ? (total - done) / doneRate : NaN;
+    return { inRate: (this.bytesIn - from.bytesIn) / dt, outRate: (this.bytesOut - from.bytesOut) / dt, eta };
+  }
+
+  private draw(t: number, last = false): void {
+    this.lastDraw = t;
+    if (!this.msgs.progressEnabled) return;
+    const f = this.fraction;
+    const { inRate, outRate, eta } = this.rates(t, last);
+    const elapsed = (t - this.start) / 1000;
+    const pct = f * 100;
+    if (this.json) {
+      this.msgs.log.progress('progress', {
+        percent: round1(pct), phase: this.phaseName(), inMBps: round1(inRate / 1e6), outMBps: round1(outRate / 1e6),
+        elapsedS: round1(elapsed), ...(Number.isFinite(eta) && !last ? { etaS: round1(eta) } : {}),
+      });
+      return;
+    }
+    const tail = last ? '' : Number.isFinite(eta) ? ` eta ${formatDuration(eta)}` : ' eta ?';
+    const line = `${this.label}: ${pct.toFixed(1).padStart(5)}% [${this.phaseName().padEnd(7)}] in ${(inRate / 1e6).toFixed(1).padStart(6)} MB/s out ${(outRate / 1e6).toFixed(1).padStart(6)} MB/s elapsed ${formatDuration(elapsed)}${tail}`;
     if (this.tty) {
+      this.msgs.setStatusLine(this);
       this.msgs.err.write(`\r${line}\x1b[K`);
-      this.drawn = true;
+      this.visible = true;
     } else {
       this.msgs.err.write(line + '\n');
     }
   }
+}
 
-  get hasDrawn(): boolean {
-    return this.drawn;
-  }
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1e6).toFixed(1);
 }
 
 export function formatDuration(s: number): string {

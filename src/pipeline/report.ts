@@ -96,3 +96,59 @@ export function formatReport(r: DumpReport): string {
   );
   return lines.join('\n');
 }
+
+/** Version of the --report-json document (schemas/report.schema.json); bumped on any incompatible change. */
+export const REPORT_SCHEMA = 'cyclodump-report/1';
+
+export interface ReportContext {
+  version: string;
+  input: string;
+  /** files written; "-" for stdout (-F); empty for --dry-run */
+  outputs: string[];
+  format: 'kdump-compressed' | 'elf';
+  flattened: boolean;
+  dryRun: boolean;
+  /** the error that ended the run, if any */
+  error?: string;
+}
+
+/** The --report-json document: the printed report's figures, for scripts. */
+export function reportJson(r: DumpReport, ctx: ReportContext): Record<string, unknown> {
+  const kept = r.original - (r.elfExcluded ?? r.excluded);
+  return {
+    schema: REPORT_SCHEMA,
+    tool: 'cyclodump',
+    version: ctx.version,
+    status: ctx.error !== undefined || r.incomplete ? 'incomplete' : 'completed',
+    ...(ctx.error !== undefined ? { error: ctx.error } : {}),
+    input: ctx.input,
+    outputs: ctx.outputs,
+    format: ctx.format,
+    flattened: ctx.flattened,
+    dryRun: ctx.dryRun,
+    dumpLevel: r.dumpLevel,
+    codec: r.codec,
+    pageSize: r.pageSize,
+    pages: {
+      original: r.original,
+      excluded: r.excluded,
+      zero: r.zero,
+      cache: r.cache,
+      cachePrivate: r.cachePrivate,
+      user: r.user,
+      free: r.free,
+      hwpoison: r.hwpoison,
+      offline: r.offline,
+      remaining: r.remaining,
+      ...(r.elfExcluded !== undefined ? { elfExcluded: r.elfExcluded, elfRemaining: r.original - r.elfExcluded } : {}),
+      memoryHole: r.memoryHole,
+      total: r.totalPages,
+    },
+    reducedToPercent: r.original !== 0 ? Math.floor((kept * 100) / r.original) : null,
+    writeBytes: r.writeBytes,
+    memMapBytesRead: r.memMapBytesRead,
+    rescannedCycles: r.rescannedCycles,
+    threads: r.threads,
+    timeMs: { scan: r.timeMs.scan, write: r.timeMs.write, total: r.timeMs.total },
+  };
+}

@@ -4,7 +4,7 @@ import { clearBits, popcountBytes } from '../filter/bitmap';
 import { normalize } from '../filter/pfn-ranges';
 import { unusedVmemmap } from '../filter/vmemmap';
 import { checkInterrupted } from '../util/interrupt';
-import { C_ZERO, DL_EXCLUDE_ZERO } from '../filter/dump-level';
+import { C_ZERO, DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXCLUDE_USER_DATA, DL_EXCLUDE_ZERO } from '../filter/dump-level';
 import type { ScanResult } from '../filter/page-scan';
 import type { DumpJob } from './prepare';
 import type { ScanTask } from './scan-task';
@@ -29,7 +29,7 @@ export function cycleBuffer(job: DumpJob): Uint8Array {
  * Builds cycle c's 2nd bitmap into bm: PT_LOAD coverage, then the struct-page scan of its
  * slices, then exclusions carried in from earlier slices. Returns the scan results.
  */
-async function buildCycle(job: DumpJob, cy: CycleBounds, bm: Uint8Array): Promise<ScanResult[]> {
+async function buildCycle(job: DumpJob, cy: CycleBounds, bm: Uint8Array, report = false): Promise<ScanResult[]> {
   bm.fill(0);
   const byteLen = Math.ceil((cy.end - cy.start) / 8);
   const view = bm.subarray(0, byteLen);
@@ -44,9 +44,22 @@ async function buildCycle(job: DumpJob, cy: CycleBounds, bm: Uint8Array): Promis
         sliceStart: s, sliceEnd: e, bitmap: sab,
         byteOffset: bm.byteOffset + (s - cy.start) / 8, byteLength: Math.ceil((e - s) / 8),
       };
-      tasks.push(job.executor.scan(task));
+      if (!report) {
+        tasks.push(job.executor.scan(task));
+        continue;
+      }
+      // progress per slice as it completes: pfns, mem_map bytes, and what the slice kept
+      const present = popcountBytes(view, (s - cy.start) / 8, task.byteLength + (s - cy.start) / 8);
+      tasks.push(job.executor.scan(task).then((r) => {
+        let excluded = 0;
+        for (let i = 0; i < r.counts.length; i++) excluded += r.counts[i];
+        job.progress.scanned(e - s, r.memMapBytes, present, excluded);
+        return r;
+      }));
     }
     results = await Promise.all(tasks);
+  } else if (report) {
+    job.progress.scanned(cy.end - cy.start, 0, popcountBytes(view), 0);
   }
   return results;
 }
@@ -64,7 +77,10 @@ function sliceTasks(job: DumpJob, cy: CycleBounds, bm: Uint8Array): ScanTask[] {
 /** ELF output with dump level bit 1: zero pages leave the finished 2nd bitmap. Returns how many. */
 async function excludeZeroPages(job: DumpJob, cy: CycleBounds, bm: Uint8Array): Promise<number> {
   if (!(job.opts.elf || job.opts.memUsage) || !(job.dumpLevel & DL_EXCLUDE_ZERO)) return 0;
-  const results = await Promise.all(sliceTasks(job, cy, bm).map((t) => job.executor.zeroScan(t)));
+  const results = await Promise.all(sliceTasks(job, cy, bm).map((t) => job.executor.zeroScan(t).then((r) => {
+    job.progress.zeroScanned(r.bytesRead / job.pageSize, r.bytesRead);
+    return r;
+  })));
   return results.reduce((a, r) => a + r.zeros, 0);
 }
 
@@ -79,11 +95,22 @@ function applyCarries(job: DumpJob, cy: CycleBounds, bm: Uint8Array): void {
 export async function scanPass(job: DumpJob): Promise<void> {
   const t0 = Date.now();
   const bm = cycleBuffer(job);
-  job.progress.setScanTotal(job.maxMapnr, job.scanSetup ? 0.15 : 0.01);
+  const memUsage = !!job.opts.memUsage;
+  const filtering = (job.dumpLevel & (DL_EXCLUDE_CACHE | DL_EXCLUDE_CACHE_PRI | DL_EXCLUDE_USER_DATA | DL_EXCLUDE_FREE)) !== 0;
+  job.progress.begin({
+    pfns: job.maxMapnr,
+    presentPages: job.maxMapnr - job.sets.memoryHole,
+    structScan: !!job.scanSetup,
+    zeroScan: (!!job.opts.elf || memUsage) && (job.dumpLevel & DL_EXCLUDE_ZERO) !== 0,
+    write: !memUsage,
+    codec: job.workerSetup.codec,
+    // a guess until the first slices are scanned: d31 dumps keep a tenth to a third
+    keptPrior: job.scanSetup && filtering ? 0.3 : 1,
+  });
   for (let c = 0; c < job.numCycles; c++) {
     checkInterrupted();
     const cy = cycleBounds(job, c);
-    const results = await buildCycle(job, cy, bm);
+    const results = await buildCycle(job, cy, bm, true);
     for (let k = 0; k < results.length; k++) {
       const r = results[k];
       for (let i = 0; i < r.counts.length; i++) job.counts[i] += r.counts[i];
@@ -96,7 +123,6 @@ export async function scanPass(job: DumpJob): Promise<void> {
       const sliceEnd = Math.min(cy.start + (k + 1) * job.plan.slicePfns, cy.end);
       for (const carry of r.carries) job.carried.push({ start: sliceEnd, end: carry.end });
     }
-    job.progress.scanned(cy.end - cy.start, results.reduce((a, r) => a + r.memMapBytes, 0));
     applyCarries(job, cy, bm);
     job.counts[C_ZERO] += await excludeZeroPages(job, cy, bm);
     const view = bm.subarray(0, Math.ceil((cy.end - cy.start) / 8));
@@ -109,6 +135,7 @@ export async function scanPass(job: DumpJob): Promise<void> {
   }
   if (job.opts.excludeVmemmap) excludeVmemmapPages(job, bm);
   job.stats.scanMs = Date.now() - t0;
+  job.progress.scanFinished({ ms: job.stats.scanMs, pfns: job.maxMapnr, memMapBytes: job.stats.memMapBytes, dumpable: job.numDumpable });
 }
 
 /** -e, once the whole 2nd bitmap is known: clear the vmemmap pages of excluded memory. */
