@@ -77,6 +77,8 @@ export class FlattenedSink implements DumpSink {
   private readonly gather = Buffer.allocUnsafe(GATHER_BYTES);
   private gathered = 0;
   private closed = false;
+  /** a write to the stream failed: what follows it on the stream may be a cut record */
+  private failed = false;
 
   constructor(opts: FlattenedSinkOptions = {}) {
     this.fd = opts.fd ?? 1;
@@ -120,6 +122,24 @@ export class FlattenedSink implements DumpSink {
     }
   }
 
+  /**
+   * Ends a dump that could not be finished: the records gathered so far go out (they are
+   * whole records, data before the descriptors that point at it) unless a write to the
+   * stream already failed (a record may be cut there), and no end marker follows, so no
+   * reader takes the stream for a complete dump.
+   */
+  cut(): void {
+    if (this.closed) return;
+    if (!this.failed) {
+      try {
+        this.flush();
+      } catch {
+        // the error that stopped the dump is the one reported
+      }
+    }
+    this.discard();
+  }
+
   /** Ends the stream without its end marker, so no reader takes it for a complete dump. */
   discard(): void {
     if (this.closed) return;
@@ -151,6 +171,7 @@ export class FlattenedSink implements DumpSink {
     try {
       writeAllSync(this.fd, b);
     } catch (e) {
+      this.failed = true;
       if (isNoSpace(e)) throw new NoSpaceError(`no space left on the device holding ${this.name}`);
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EPIPE') throw new DumpError('write-error', `can't write the flattened dump to ${this.name}: the reader has gone (broken pipe)`);

@@ -2,7 +2,6 @@
 // writes there (a file) or frames each write as a flattened record (a stream, -F).
 import * as fs from 'fs';
 import { DumpError, NoSpaceError, isNoSpace } from '../util/errors';
-import { pwriteFull } from '../util/file';
 
 export interface DumpSink {
   readonly name: string;
@@ -14,6 +13,12 @@ export interface DumpSink {
    * be in flight at different offsets; buf must stay untouched until the promise settles.
    */
   writeAsync?(buf: Uint8Array, pos: number): Promise<void>;
+  /**
+   * Takes the blocks of [pos, pos + len) before anything else is written there (zeros go
+   * there; not counted as written bytes): a later write of those bytes cannot fail for
+   * want of room, nor stop half way on a full disk.
+   */
+  reserve?(pos: number, len: number): Promise<void>;
   /** Reads back bytes already written (rewriting the header on ENOSPC); undefined for streams. */
   readBack?(buf: Uint8Array, pos: number): void;
   /** Whether bytes already written can be rewritten in place (false for flattened streams). */
@@ -26,6 +31,13 @@ export interface DumpSink {
   discard(): void;
 }
 
+/** A write that the device cut short: `done` of its `len` bytes at `pos` reached the file. */
+export interface ShortWrite {
+  pos: number;
+  len: number;
+  done: number;
+}
+
 export interface FileSinkOptions {
   /** overwrite an existing file (-f); otherwise refuse, as makedumpfile does (O_EXCL) */
   force: boolean;
@@ -33,10 +45,23 @@ export interface FileSinkOptions {
   sizeLimit?: number;
 }
 
+let zeroBuf = new Uint8Array(0);
+/** A shared all-zero buffer of at least len bytes (never written to, so writes may share it). */
+function zeros(len: number): Uint8Array {
+  if (zeroBuf.length < len) zeroBuf = new Uint8Array(Math.max(len, 64 << 10));
+  return zeroBuf.subarray(0, len);
+}
+
 export class FileSink implements DumpSink {
   readonly seekable = true;
   private fd: number;
   bytesWritten = 0;
+  /**
+   * Writes that failed after part of their bytes were written (a full disk stops a write
+   * at a block boundary, which may fall inside a page descriptor): what is left on disk
+   * there is repaired before the file is marked incomplete.
+   */
+  readonly shortWrites: ShortWrite[] = [];
 
   constructor(readonly name: string, opts: FileSinkOptions) {
     try {
@@ -57,9 +82,12 @@ export class FileSink implements DumpSink {
     if (this.sizeLimit !== undefined && pos + buf.length > this.sizeLimit) {
       throw new NoSpaceError(`${this.name} reached the size limit of ${this.sizeLimit} bytes (-L)`);
     }
+    let done = 0;
     try {
-      pwriteFull(this.fd, buf, 0, buf.length, pos);
+      this.ensureOpen();
+      while (done < buf.length) done += fs.writeSync(this.fd, buf, done, buf.length - done, pos + done);
     } catch (e) {
+      if (done > 0) this.shortWrites.push({ pos, len: buf.length, done });
       if (isNoSpace(e)) throw new NoSpaceError(`no space left on the device holding ${this.name}`);
       throw new DumpError('write-error', `can't write the dump file ${this.name}: ${(e as Error).message}`);
     }
@@ -75,6 +103,7 @@ export class FileSink implements DumpSink {
       const step = (done: number): void => {
         fs.write(this.fd, buf, done, buf.length - done, pos + done, (err, n) => {
           if (err) {
+            if (done > 0) this.shortWrites.push({ pos, len: buf.length, done });
             reject(isNoSpace(err) ? new NoSpaceError(`no space left on the device holding ${this.name}`)
               : new DumpError('write-error', `can't write the dump file ${this.name}: ${err.message}`));
           } else if (done + n < buf.length) {
@@ -88,12 +117,33 @@ export class FileSink implements DumpSink {
     });
   }
 
+  reserve(pos: number, len: number): Promise<void> {
+    const before = this.bytesWritten;
+    const p = this.writeAsync(zeros(len), pos);
+    this.bytesWritten = before;
+    return p;
+  }
+
   readBack(buf: Uint8Array, pos: number): void {
+    this.ensureOpen();
     fs.readSync(this.fd, buf, 0, buf.length, pos);
   }
 
+  /**
+   * After a failed close() the descriptor is gone, but the file must still be marked
+   * incomplete: reopen it (without truncating) for that.
+   */
+  private ensureOpen(): void {
+    if (this.fd >= 0) return;
+    if (!this.closedOnce) throw new Error(`${this.name}: not open`);
+    this.fd = fs.openSync(this.name, 'r+');
+  }
+
+  private closedOnce = false;
+
   close(): void {
     if (this.fd < 0) return;
+    this.closedOnce = true;
     try {
       fs.closeSync(this.fd);
     } catch (e) {
@@ -106,7 +156,11 @@ export class FileSink implements DumpSink {
 
   discard(): void {
     if (this.fd >= 0) {
-      fs.closeSync(this.fd);
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        // the file is deleted next; a failing close changes nothing
+      }
       this.fd = -1;
     }
     try {

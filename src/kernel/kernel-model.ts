@@ -108,6 +108,7 @@ export function buildKernelModel(mem: PhysicalMemory, vmcoreinfoText: string | u
   if (utsSym === undefined) throw new DumpError('no-utsname', 'VMCOREINFO has no SYMBOL(init_uts_ns): cannot read the kernel name');
   const utsname = Buffer.alloc(UTSNAME_SIZE);
   if (translator.readVirt(utsSym, utsname, 0, UTSNAME_SIZE) !== UTSNAME_SIZE) {
+    if (translator.lastReadError) throw new DumpError('read-error', `can't read init_uts_ns: ${translator.lastReadError}`);
     throw new DumpError('bad-page-table',
       `can't read init_uts_ns at ${utsSym.toString(16)}: the page tables do not map it (wrong phys_base or init_top_pgt?)`);
   }

@@ -3,7 +3,7 @@
 // their contents), and segment data is copied from the input unchanged.
 // Spec: elf-output.md §2 (makedumpfile write_elf_header, get_loads_dumpfile_cyclic,
 // write_elf_pages_cyclic, write_elf_load_segment).
-import { Elf64Ehdr, Elf64Phdr, Elf64PhdrValue, Elf64Shdr, PN_XNUM, PT_LOAD } from '../format/elf';
+import { Elf64Ehdr, Elf64Phdr, Elf64PhdrValue, Elf64Shdr, PN_XNUM, PT_LOAD, PT_NULL } from '../format/elf';
 import type { DumpSink } from '../format/sink';
 import { DumpError } from '../util/errors';
 import { checkInterrupted } from '../util/interrupt';
@@ -111,6 +111,9 @@ export class ElfWriter {
   private readonly lookup: DumpableLookup;
   private readonly zeroPage: Buffer;
   private readonly pageBuf: Buffer;
+  /** whether the file holds page data yet (a file without any is deleted on failure) */
+  stored = false;
+  private copyError: unknown;
 
   constructor(private readonly job: DumpJob, private readonly sink: DumpSink) {
     if (!(job.vm instanceof ElfVmcore)) throw new DumpError('elf-from-kdump', 'ELF output needs an ELF vmcore as input');
@@ -238,6 +241,9 @@ export class ElfWriter {
       phStart += phFill;
       phFill = 0;
     };
+    // a segment whose data the disk could not take: its header is rewritten to cover only
+    // the bytes that reached the file (a header must never promise data that is not there)
+    let cut: { at: number; phdr: Elf64PhdrValue } | undefined;
     try {
       await this.walk(async ({ phdr, srcOffset }) => {
         checkInterrupted();
@@ -245,12 +251,21 @@ export class ElfWriter {
         const hint = last ? -1 - srcOffset : srcOffset;
         // a non-final segment without data gets offset 0; the final one keeps its place
         const p_offset = phdr.p_filesz > 0 || last ? dataOff : 0;
-        Elf64Phdr.encode({ ...phdr, p_type: PT_LOAD, p_offset }, phBuf, phFill);
+        const entry: Elf64PhdrValue = { ...phdr, p_type: PT_LOAD, p_offset };
+        const at = Elf64Ehdr.size + Elf64Phdr.size * phIndex;
+        Elf64Phdr.encode(entry, phBuf, phFill);
         phFill += Elf64Phdr.size;
         phIndex++;
         if (phFill === phBuf.length) flushPh();
         if (phdr.p_filesz > 0) {
-          this.copySegment(phdr.p_paddr, hint, phdr.p_filesz, dataOff);
+          const done = this.copySegment(phdr.p_paddr, hint, phdr.p_filesz, dataOff);
+          if (done < phdr.p_filesz) {
+            const keep = done;
+            cut = { at, phdr: keep > 0 ? { ...entry, p_filesz: keep, p_memsz: keep } : { ...entry, p_type: PT_NULL, p_filesz: 0, p_memsz: 0 } };
+            if (keep > 0) this.stored = true;
+            throw this.copyError!;
+          }
+          this.stored = true;
           job.progress.written(Math.ceil(phdr.p_filesz / job.pageSize), phdr.p_filesz, phdr.p_filesz);
         }
         dataOff += phdr.p_filesz;
@@ -258,13 +273,19 @@ export class ElfWriter {
     } finally {
       // on a full disk, the headers already known still go out (the file stays readable)
       try { flushPh(); } catch { /* the original error is reported */ }
+      if (cut) {
+        try { this.sink.write(Elf64Phdr.encode(cut.phdr), cut.at); } catch { /* the original error is reported */ }
+      }
     }
     job.stats.writeMs = Date.now() - t0;
     return { elfExcluded: this.elfExcluded, loads, fileEnd: dataOff };
   }
 
-  /** Copies `size` input bytes of physical address paddr (in the load whose data holds `hint`). */
-  private copySegment(paddr: number, hint: number, size: number, outOff: number): void {
+  /**
+   * Copies `size` input bytes of physical address paddr (in the load whose data holds
+   * `hint`). Returns the bytes written; when that is less than `size`, copyError says why.
+   */
+  private copySegment(paddr: number, hint: number, size: number, outOff: number): number {
     let src = -1;
     for (const l of this.vm.loads) {
       if (paddr >= l.paddr && paddr < l.paddr + l.filesz && hint >= l.fileOffset && hint < l.fileOffset + l.filesz) {
@@ -274,13 +295,18 @@ export class ElfWriter {
     }
     if (src < 0) throw new DumpError('read-error', `can't convert physical address 0x${paddr.toString(16)} to an offset in ${this.vm.path}`);
     let done = 0;
-    while (done < size) {
-      const n = Math.min(COPY_CHUNK, size - done);
-      const got = preadFull(this.vm.fd, this.copyBuf, 0, n, src + done);
-      if (got < n) throw new DumpError('read-error', `read error in ${this.vm.path} at offset ${src + done}`);
-      this.sink.write(this.copyBuf.subarray(0, n), outOff + done);
-      done += n;
+    try {
+      while (done < size) {
+        const n = Math.min(COPY_CHUNK, size - done);
+        const got = preadFull(this.vm.fd, this.copyBuf, 0, n, src + done);
+        if (got < n) throw new DumpError('read-error', `read error in ${this.vm.path} at offset ${src + done}: the file ends early`);
+        this.sink.write(this.copyBuf.subarray(0, n), outOff + done);
+        done += n;
+      }
+    } catch (e) {
+      this.copyError = e;
     }
+    return done;
   }
 }
 

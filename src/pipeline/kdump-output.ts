@@ -131,6 +131,7 @@ export class KdumpWriter {
     this.dataPos = pos;
     this.descIndex += r.count;
     this.job.counts[C_ZERO] += r.zeroPages;
+    this.job.stats.unreadPages += r.readErrors;
     this.job.progress.written(r.count, r.count * this.pageSize, r.dataLen + desc.length);
     const data = new Uint8Array(r.data, 0, r.dataLen);
     if (!this.sink.writeAsync) {
@@ -141,7 +142,11 @@ export class KdumpWriter {
     }
     const writeAsync = this.sink.writeAsync.bind(this.sink);
     const end = this.descIndex;
-    return (r.dataLen > 0 ? writeAsync(data, batchDataPos) : Promise.resolve())
+    // the descriptors' blocks are taken (written as zeros) before the data: on a disk that
+    // fills up, other batches' data cannot take the room these descriptors need after
+    // their data is down, and a descriptor is never cut in half by ENOSPC
+    return (this.sink.reserve ? this.sink.reserve(descPos, desc.length) : Promise.resolve())
+      .then(() => (r.dataLen > 0 ? writeAsync(data, batchDataPos) : undefined))
       .then(() => writeAsync(desc, descPos))
       .then(() => { this.written = Math.max(this.written, end); });
   }

@@ -51,6 +51,8 @@ export interface DumpOptions {
 export interface DumpStats {
   memMapBytes: number;
   unreadablePfns: number;
+  /** pass 2: dumpable pages whose data could not be read from the input (descriptors say "lost") */
+  unreadPages: number;
   badOrderPfns: number;
   rescannedCycles: number;
   scanMs: number;
@@ -184,7 +186,7 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
       executor, local, counts, carried: [], vmemmapExcluded: [],
       cache: new BitmapCache(opts.bitmapCacheBytes ?? DEFAULT_BITMAP_CACHE, opts.workDir),
       cycleDumpable: new Float64Array(numCycles), numDumpable: 0,
-      stats: { memMapBytes: 0, unreadablePfns: 0, badOrderPfns: 0, rescannedCycles: 0, scanMs: 0, writeMs: 0, startedAt },
+      stats: { memMapBytes: 0, unreadablePfns: 0, unreadPages: 0, badOrderPfns: 0, rescannedCycles: 0, scanMs: 0, writeMs: 0, startedAt },
       progress: new Progress(msgs),
     };
   } catch (e) {

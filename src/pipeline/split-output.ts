@@ -12,7 +12,8 @@ import { popcountBytes } from '../filter/bitmap';
 import { FileSink } from '../format/sink';
 import { DumpError } from '../util/errors';
 import type { Messages } from '../util/messages';
-import { DumpOutcome, RunOptions, markIncomplete } from './dump';
+import { checkInterrupted, onForcedExit } from '../util/interrupt';
+import { DumpOutcome, RunOptions, markIncomplete, repairShortWrites, unreadPagesError } from './dump';
 import { KdumpWriter, writePageStream } from './kdump-output';
 import { DumpJob, closeJob, prepareDump } from './prepare';
 import { buildReport } from './report';
@@ -82,7 +83,9 @@ export async function runSplitDump(opts: SplitOptions, msgs: Messages): Promise<
   if (opts.flatten) throw new DumpError('usage', '--split cannot be used with -F');
   const job = prepareDump({ ...opts, numDumpfiles: opts.outputs.length }, msgs);
   const sinks: FileSink[] = [];
+  let parts: KdumpWriter[] = [];
   let started = false;
+  let unregister = (): void => {};
   try {
     const blockBytes = opts.splitblockKiB !== undefined ? opts.splitblockKiB * 1024 : DEFAULT_SPLITBLOCK_BYTES;
     if (blockBytes <= 0 || blockBytes % job.pageSize !== 0) {
@@ -90,34 +93,55 @@ export async function runSplitDump(opts: SplitOptions, msgs: Messages): Promise<
     }
     for (const out of opts.outputs) sinks.push(new FileSink(out, { force: opts.force, sizeLimit: opts.sizeLimit }));
     await scanPass(job);
+    checkInterrupted();
     const pfnsPerBlock = blockBytes / job.pageSize;
     const ranges = splitRanges(await splitblockCounts(job, pfnsPerBlock), pfnsPerBlock, job.maxMapnr, job.numDumpable, opts.outputs.length);
     started = true;
     const writers = sinks.map((sink, i) => new KdumpWriter(job, sink, {
       extraStatus: opts.extraStatus, split: { startPfn: ranges[i].start, endPfn: ranges[i].end },
     }));
+    parts = writers;
+    unregister = onForcedExit(() => {
+      for (let i = 0; i < sinks.length; i++) {
+        repairShortWrites(sinks[i], writers[i].g, job.numDumpable);
+        markIncomplete(sinks[i]);
+      }
+    });
     for (const w of writers) {
       w.writeHeaders();
       w.writeMemoryBitmap();
     }
     await writePageStream(job, writers);
+    if (job.stats.unreadPages > 0) throw unreadPagesError(job);
     for (const s of sinks) s.close();
+    unregister();
     job.progress.finish();
     return { report: buildReport(job, sinks.reduce((a, s) => a + s.bytesWritten, 0), false) };
   } catch (e) {
+    unregister();
     if (!started) {
       for (const s of sinks) s.discard();
       throw e;
     }
-    // a full disk under any part marks every part incomplete, as makedumpfile does
-    for (const s of sinks) {
-      markIncomplete(s);
-      try { s.close(); } catch { /* reported below */ }
-    }
     job.progress.finish();
-    const err = e instanceof DumpError ? e : new DumpError('internal', (e as Error).message);
-    msgs.error(`the dump files ${opts.outputs.join(', ')} are incomplete (marked so in their headers) but readable`);
-    return { report: buildReport(job, sinks.reduce((a, s) => a + s.bytesWritten, 0), true), error: err };
+    const err = e instanceof DumpError ? e : new DumpError('internal', `internal error: ${(e as Error)?.message ?? String(e)}`);
+    const report = buildReport(job, sinks.reduce((a, s) => a + s.bytesWritten, 0), true);
+    // a set none of whose parts holds a page yet is deleted whole (see runDump)
+    if (!parts.some((w) => w.written > 0)) {
+      for (const s of sinks) s.discard();
+      msgs.error(`the dump files ${opts.outputs.join(', ')} held no page yet and were deleted`);
+      return { report, error: err };
+    }
+    // a full disk under any part marks every part incomplete, as makedumpfile does
+    let marked = 0;
+    for (let i = 0; i < sinks.length; i++) {
+      if (parts[i]) repairShortWrites(sinks[i], parts[i].g, job.numDumpable);
+      if (markIncomplete(sinks[i])) marked++;
+      try { sinks[i].close(); } catch { /* reported below */ }
+    }
+    if (marked === sinks.length) msgs.error(`the dump files ${opts.outputs.join(', ')} are incomplete (marked so in their headers) but readable`);
+    else msgs.error(`the dump files ${opts.outputs.join(', ')} are incomplete; ${sinks.length - marked} of them could not be marked so`);
+    return { report, error: err };
   } finally {
     await closeJob(job);
   }

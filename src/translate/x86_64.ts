@@ -96,7 +96,7 @@ export class X86_64Translator {
       if (!t) return done;
       // stay within one 4 KiB page so a physical read never runs off a PT_LOAD edge unnoticed
       const n = Math.min(len - done, t.span);
-      if (!this.mem.read(t.pa, buf, off + done, n)) return done;
+      if (!this.readPhys(t.pa, buf, off + done, n)) return done;
       done += n;
     }
     return done;
@@ -109,10 +109,27 @@ export class X86_64Translator {
     return Buffer.from(b.buffer).readBigUInt64LE(0);
   }
 
+  /**
+   * A physical read that cannot fail the caller: data the input cannot give (a file that
+   * ends early or shrank, an I/O error) is unreadable like an unmapped page, and the last
+   * such error is kept for messages.
+   */
+  private readPhys(pa: number, buf: Uint8Array, off: number, len: number): boolean {
+    try {
+      return this.mem.read(pa, buf, off, len);
+    } catch (e) {
+      this.lastReadError = (e as Error)?.message ?? String(e);
+      return false;
+    }
+  }
+
+  /** the message of the last input read that failed (not merely unmapped), if any */
+  lastReadError?: string;
+
   private entry(tablePa: number, index: number): bigint | undefined {
     let t = this.tableCache.get(tablePa);
     if (!t) {
-      if (!this.mem.read(tablePa, this.tableBuf, 0, 4096)) return undefined;
+      if (!this.readPhys(tablePa, this.tableBuf, 0, 4096)) return undefined;
       t = new BigUint64Array(this.tableBuf.slice().buffer);
       if (this.tableCache.size >= TABLE_CACHE_PAGES) {
         const first = this.tableCache.keys().next().value as number;
