@@ -78,6 +78,40 @@ export function optionSynopsis(o: OptionDef): string {
   return o.arg ? `${names} ${o.arg}` : names;
 }
 
+/** cyclodump's own commands, each with its options (rendered in --help and the man page too). */
+export interface SubcommandDef {
+  name: string;
+  synopsis: string;
+  help: string;
+  options: readonly OptionDef[];
+}
+
+export const SUBCOMMANDS: readonly SubcommandDef[] = [
+  {
+    name: 'info',
+    synopsis: 'cyclodump info [--json] [--lines N] DUMPFILE',
+    help: 'Describe a dump: kernel release, crash time, dump level, compression, complete or not, split part, pages present, dumped, stored as the zero page, excluded and lost, and the panic message and last lines of the kernel log read from the dump itself. DUMPFILE is a kdump-compressed dump (cyclodump\'s or makedumpfile\'s) or an ELF vmcore.',
+    options: [
+      { long: 'json', key: 'json', status: 'extension', help: 'Print the information as one JSON object.' },
+      { long: 'lines', arg: 'N', key: 'lines', status: 'extension', help: 'Kernel log lines to show (default 20).' },
+    ],
+  },
+  {
+    name: 'map',
+    synopsis: 'cyclodump map [-c|-l|-p|-z] [--json] VMCORE --svg FILE',
+    help: 'Classify every page of VMCORE as dump level 31 does, without writing a dump, and draw physical memory by page class along the pfn axis as an SVG picture, with the pages each dump level (0, 1, 16, 17, 31) keeps and the size of the dump it would write. Every page is read once for the zero test.',
+    options: [
+      { long: 'svg', arg: 'FILE', key: 'svg', status: 'extension', help: 'Write the picture to FILE.' },
+      { short: 'c', key: 'c', status: 'extension', help: 'Estimate sizes with zlib.' },
+      { short: 'l', key: 'l', status: 'extension', help: 'Estimate sizes with LZO.' },
+      { short: 'p', key: 'p', status: 'extension', help: 'Estimate sizes with snappy.' },
+      { short: 'z', key: 'z', status: 'extension', help: 'Estimate sizes with zstd (without -c/-l/-p/-z: pages stored raw).' },
+      { long: 'json', key: 'json', status: 'extension', help: 'Print the figures as one JSON object instead of a table.' },
+      { long: 'message-level', arg: 'N', key: 'messageLevel', status: 'extension', help: 'As for a dump (bit 1: progress on stderr).' },
+    ],
+  },
+];
+
 export const USAGE_LINES = [
   'cyclodump [-c|-l|-p|-z|-E] [-d LEVEL] [options] VMCORE DUMPFILE',
   'cyclodump -F [-c|-l|-p|-z|-E] [-d LEVEL] [options] VMCORE > STREAM',
@@ -86,8 +120,7 @@ export const USAGE_LINES = [
   'cyclodump --reassemble DUMPFILE1 DUMPFILE2 [...] DUMPFILE',
   'cyclodump --dump-dmesg [--partial-dmesg] [-i VMCOREINFO] VMCORE LOGFILE',
   'cyclodump --mem-usage VMCORE',
-  'cyclodump info DUMPFILE',
-  'cyclodump map VMCORE --svg FILE',
+  ...SUBCOMMANDS.map((c) => c.synopsis),
 ];
 
 /** Memory use, stated where operators of small capture kernels will look (--help, README). */

@@ -304,7 +304,9 @@ export class PageScanner {
    * pfns in `bitmap2` (covering pfns from `sliceStart`, 8 per byte). sliceStart must be
    * a range (section) boundary so that ranges are never split.
    */
-  scan(sliceStart: number, sliceEnd: number, bitmap2: Uint8Array): ScanResult {
+  scan(sliceStart: number, sliceEnd: number, bitmap2: Uint8Array,
+    /** told of every exclusion: pfns [start, end) and their counter (cyclodump map) */
+    onExclude?: (start: number, end: number, counter: number) => void): ScanResult {
     const s = this.setup;
     const result: ScanResult = {
       counts: new Float64Array(7), carries: [], memMapBytes: 0, unreadablePfns: 0, badOrderPfns: [],
@@ -349,6 +351,7 @@ export class PageScanner {
           counts[counter] += 1;
           const i = pfn - sliceStart;
           if (i < sliceBits) bitmap2[i >> 3] &= ~(1 << (i & 7));
+          if (onExclude !== undefined) onExclude(pfn, pfn + 1, counter);
           continue;
         }
         // a block: clear it (past the slice if need be) and step over it
@@ -356,6 +359,7 @@ export class PageScanner {
         counts[counter] += end - pfn;
         clearBits(bitmap2, sliceStart, pfn, end);
         if (end > sliceEnd) result.carries.push({ end, counter });
+        if (onExclude !== undefined) onExclude(pfn, end, counter);
         pfn = end - 1;
       }
     }
