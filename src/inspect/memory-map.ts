@@ -137,6 +137,7 @@ export async function buildMemoryMap(o: MapOptions, msgs: Messages): Promise<Mem
     let carried: [number, number, number][] = [];
     const scanner = job.scanSetup ? job.local.scanner : undefined;
     const reader = job.local.reader;
+    job.progress.label = 'Scanning';
     job.progress.begin({
       pfns: maxMapnr, presentPages: original, structScan: !!scanner, zeroScan: true, write: false, codec: 'none', keptPrior: 1,
     });

@@ -9,6 +9,7 @@ import { scanPass } from './scan-pass';
 export async function runMemUsage(opts: DumpOptions, msgs: Messages): Promise<void> {
   const job = prepareDump({ ...opts, dumpLevel: 31, memUsage: true, forceOneCycle: true }, msgs);
   try {
+    job.progress.label = 'Scanning';
     await scanPass(job);
     job.progress.finish();
     const c = job.counts;

@@ -51,7 +51,7 @@ export interface ProgressOptions {
   now?: () => number;
   /** run a timer (default); unit tests drive poll() by hand instead */
   timer?: boolean;
-  /** first word of the line */
+  /** first word of the line (default "Dumping", makedumpfile's word) */
   label?: string;
 }
 
@@ -102,7 +102,8 @@ export class Progress implements StatusLine {
   private readonly interval: number;
   private readonly stallMs: number;
   private readonly now: () => number;
-  private readonly label: string;
+  /** first word of the line */
+  label: string;
   private readonly useTimer: boolean;
 
   constructor(private readonly msgs: Messages, opts: ProgressOptions = {}) {
@@ -113,7 +114,7 @@ export class Progress implements StatusLine {
     const envInterval = envMs('CYCLODUMP_PROGRESS_MS');
     this.interval = this.tty ? (opts.ttyIntervalMs ?? envInterval ?? 250) : (opts.plainIntervalMs ?? envInterval ?? 5000);
     this.stallMs = opts.stallMs ?? envMs('CYCLODUMP_STALL_MS') ?? 30_000;
-    this.label = opts.label ?? 'Progress';
+    this.label = opts.label ?? 'Dumping';
     this.useTimer = opts.timer ?? true;
     this.lastDraw = this.start;
     this.lastActivity = this.start;

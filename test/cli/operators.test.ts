@@ -12,7 +12,7 @@ import { fixtureVmcore, scratchDir } from '../helpers/fixtures';
 import { BIN, REPO } from '../helpers/paths';
 import { cyclodump, parseReport } from '../helpers/tools';
 
-const PROGRESS = /Progress: +(\d+\.\d)%/g;
+const PROGRESS = /Dumping: +(\d+\.\d)%/g;
 
 function percents(text: string): number[] {
   return [...text.matchAll(PROGRESS)].map((m) => Number(m[1]));
@@ -60,10 +60,10 @@ describe('what operators see (real-1g)', function () {
         }
         expect(screen).to.match(/EXIT=0/);
         const lines = screen.split('\n');
-        const prog = lines.map((l, i) => [l, i] as const).filter(([l]) => /Progress:/.test(l));
+        const prog = lines.map((l, i) => [l, i] as const).filter(([l]) => /Dumping:/.test(l));
         // one line on the screen, the final one
         expect(prog, screen).to.have.length(1);
-        expect(prog[0][0]).to.match(/Progress: 100\.0% \[done {3}\] in +[\d.]+ MB\/s out +[\d.]+ MB\/s elapsed/);
+        expect(prog[0][0]).to.match(/Dumping: 100\.0% \[done {3}\] in +[\d.]+ MB\/s out +[\d.]+ MB\/s elapsed/);
         // the phase timings (report level) were written above it, the report below it
         const report = lines.findIndex((l) => l.startsWith('Original pages'));
         expect(report).to.be.greaterThan(prog[0][1]);
@@ -71,15 +71,15 @@ describe('what operators see (real-1g)', function () {
         // in the raw stream: several draws of the same line, each after a carriage return
         sleep(300);
         const stream = fs.readFileSync(raw, 'latin1');
-        const draws = stream.split('\r').filter((s) => s.startsWith('Progress:'));
+        const draws = stream.split('\r').filter((s) => s.startsWith('Dumping:'));
         expect(draws.length, stream).to.be.greaterThan(2);
         const ps = percents(stream);
         expect(ps).to.deep.equal([...ps].sort((a, b) => a - b));
         expect(ps.filter((p) => p === 100)).to.have.length(1);
         expect(ps[ps.length - 1]).to.equal(100);
         // no newline between two draws: redrawn, not scrolled
-        const first = stream.indexOf('Progress:');
-        const last = stream.lastIndexOf('Progress:');
+        const first = stream.indexOf('Dumping:');
+        const last = stream.lastIndexOf('Dumping:');
         expect(stream.slice(first, last).replace(/(scan|compress\/write): [^\n]*\n/g, '')).not.to.include('\n');
       } finally {
         spawnSync('tmux', ['kill-session', '-t', session]);
@@ -91,19 +91,19 @@ describe('what operators see (real-1g)', function () {
       const r = cyclodump(['-l', '-d', '31', '-f', vmcore, out], { env: { CYCLODUMP_PROGRESS_MS: '100' } });
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stderr).not.to.include('\r');
-      const lines = r.stderr.split('\n').filter((l) => l.startsWith('Progress:'));
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('Dumping:'));
       expect(lines.length, r.stderr).to.be.greaterThan(2);
       const ps = percents(r.stderr);
       expect(ps).to.deep.equal([...ps].sort((a, b) => a - b));
       expect(ps.filter((p) => p === 100)).to.have.length(1);
-      expect(lines[lines.length - 1]).to.match(/^Progress: 100\.0% \[done {3}\]/);
+      expect(lines[lines.length - 1]).to.match(/^Dumping: 100\.0% \[done {3}\]/);
     });
 
     it('by time, not per cycle: a run of 32 cycles shorter than the interval prints only its last line', function () {
       const out = path.join(dir, 'short.lzo');
       const r = cyclodump(['-l', '-d', '31', '--cyclic-buffer', '1', '-f', vmcore, out], { env: { CYCLODUMP_PROGRESS_MS: '60000' } });
       expect(r.code, r.stderr).to.equal(0);
-      expect(r.stderr.split('\n').filter((l) => l.startsWith('Progress:'))).to.have.length(1);
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('Dumping:'))).to.have.length(1);
     });
 
     it('--message-level without bit 1: no progress at all', function () {

@@ -58,7 +58,7 @@ describe('progress meter', function () {
     const lines = err.text.split('\n').filter(Boolean);
     // 20 s of work at one line per 5 s: 4 lines, plus the last one
     expect(lines.length).to.equal(5);
-    for (const l of lines) expect(l).to.match(/^Progress: +\d+\.\d% \[\w+ *\] in +[\d.]+ MB\/s out +[\d.]+ MB\/s elapsed \S+/);
+    for (const l of lines) expect(l).to.match(/^Dumping: +\d+\.\d% \[\w+ *\] in +[\d.]+ MB\/s out +[\d.]+ MB\/s elapsed \S+/);
     const ps = percents(err.text);
     expect(ps).to.deep.equal([...ps].sort((a, b) => a - b));
     expect(ps.filter((x) => x === 100)).to.have.length(1);
@@ -73,7 +73,7 @@ describe('progress meter', function () {
     expect(err.text.endsWith('\n')).to.equal(true);
     const draws = err.text.split('\r').filter(Boolean);
     expect(draws.length).to.be.greaterThan(10);
-    for (const d of draws) expect(d).to.match(/^Progress: .*\x1b\[K\n?$/);
+    for (const d of draws) expect(d).to.match(/^Dumping: .*\x1b\[K\n?$/);
     const ps = percents(err.text);
     expect(ps.filter((x) => x === 100)).to.have.length(1);
     expect(ps[ps.length - 1]).to.equal(100);

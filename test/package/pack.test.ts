@@ -1,0 +1,96 @@
+// Issue 8: the npm package. `npm pack` builds it (prepack), it holds the programs, the
+// worker, the man page and the report schema and nothing of the tests; installed into an
+// empty directory without dev dependencies (the native codecs built from source there) it
+// runs as `cyclodump` and writes the same dump as the repository's build.
+import { expect } from 'chai';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { expectSameBitmaps, verifyPagesAgainstVmcore } from '../helpers/compare';
+import { builtinVmcore, scratchDir } from '../helpers/fixtures';
+import { REPO } from '../helpers/paths';
+import { cyclodump } from '../helpers/tools';
+
+function run(cmd: string, args: string[], cwd: string, timeout = 900_000) {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout, maxBuffer: 64 << 20, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false' } });
+  if (r.error) throw r.error;
+  return r;
+}
+
+describe('npm package', function () {
+  let dir: string;
+  let tarball: string;
+  let inst: string;
+
+  before(function () {
+    dir = scratchDir('pack');
+    const r = run('npm', ['pack', '--json', '--pack-destination', dir], REPO);
+    expect(r.status, r.stderr).to.equal(0);
+    const info = JSON.parse(r.stdout) as { filename: string }[];
+    tarball = path.join(dir, info[0].filename);
+    expect(fs.existsSync(tarball)).to.equal(true);
+  });
+
+  after(function () {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('holds the programs, the worker, the man page and the schema, and no tests, sources or maps', function () {
+    const files = run('tar', ['tzf', tarball], dir).stdout.trim().split('\n');
+    for (const f of ['package/bin/cyclodump', 'package/package.json', 'package/README.md', 'package/dist/src/cli/main.js',
+      'package/dist/workers/dump-worker.js', 'package/dist/man/cyclodump.1', 'package/schemas/report.schema.json']) {
+      expect(files, f).to.include(f);
+    }
+    expect(files.filter((f) => f.startsWith('package/dist/test/') || f.startsWith('package/src/') || f.startsWith('package/test/'))).to.deep.equal([]);
+    expect(files.filter((f) => f.endsWith('.map') || f.endsWith('.ts'))).to.deep.equal([]);
+    const pkg = JSON.parse(run('tar', ['xzOf', tarball, 'package/package.json'], dir).stdout) as { man: string; bin: Record<string, string> };
+    expect(files).to.include(`package/${pkg.man.replace(/^\.\//, '')}`);
+    expect(pkg.bin.cyclodump).to.equal('bin/cyclodump');
+  });
+
+  it('installs into an empty directory without dev dependencies and runs as cyclodump', function () {
+    inst = path.join(dir, 'install');
+    fs.mkdirSync(inst);
+    // an operator's project: it approves the install scripts that build the native codecs
+    fs.writeFileSync(path.join(inst, 'package.json'), JSON.stringify({
+      name: 'cyclodump-install-check', private: true, allowScripts: { cyclodump: true, lzo: true, 'zstd-napi': true },
+    }));
+    const r = run('npm', ['install', tarball, '--omit=dev', '--no-audit', '--no-fund'], inst);
+    expect(r.status, r.stderr).to.equal(0);
+    const mods = path.join(inst, 'node_modules');
+    for (const dev of ['typescript', 'mocha', 'chai', 'ajv', 'fast-check']) expect(fs.existsSync(path.join(mods, dev)), dev).to.equal(false);
+    const bin = path.join(mods, '.bin', 'cyclodump');
+    const v = run(bin, ['-v'], inst);
+    expect(v.status, v.stderr).to.equal(0);
+    const version = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(v.stdout).to.equal(`cyclodump: version ${version} (makedumpfile 1.7.2 compatible)\n`);
+    expect(fs.existsSync(path.join(mods, 'cyclodump', 'dist', 'man', 'cyclodump.1'))).to.equal(true);
+  });
+
+  it('the installed cyclodump writes the dump the repository\'s build writes (worker threads, lzo and zstd built on install)', function () {
+    if (!inst) this.skip();
+    const vmcore = builtinVmcore();
+    const bin = path.join(inst, 'node_modules', '.bin', 'cyclodump');
+    for (const codec of ['-l', '-z']) {
+      const ours = path.join(dir, `installed${codec}.dump`);
+      const ref = path.join(dir, `repo${codec}.dump`);
+      const r = run(bin, [codec, '-d', '31', '--num-threads', '2', '--message-level', '23', vmcore, ours], inst);
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stdout).to.include('cyclodump Completed.');
+      expect(cyclodump([codec, '-d', '31', '--num-threads', '2', '--message-level', '0', vmcore, ref]).code).to.equal(0);
+      if (codec === '-l') {
+        // LZO1X-1 is one algorithm: the same bytes
+        expect(fs.readFileSync(ours).equals(fs.readFileSync(ref)), `${codec}: same file`).to.equal(true);
+      } else {
+        // zstd may be a newer release in the fresh install: same bitmaps, every page right
+        expectSameBitmaps(ours, ref);
+        const check = verifyPagesAgainstVmcore(ours, vmcore);
+        expect(check.lost).to.equal(0);
+        expect(check.compressed).to.be.greaterThan(0);
+      }
+    }
+    const info = run(bin, ['info', path.join(dir, 'installed-l.dump')], inst);
+    expect(info.status, info.stderr).to.equal(0);
+    expect(info.stdout).to.match(/^Panic +: Kernel panic - not syncing: sysrq triggered crash$/m);
+  });
+});
