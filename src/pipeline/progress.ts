@@ -68,7 +68,6 @@ interface Sample {
   t: number;
   bytesIn: number;
   bytesOut: number;
-  done: number;
 }
 
 /** how far back rates and the ETA look */
@@ -195,12 +194,34 @@ export class Progress implements StatusLine {
     return { done, total: Math.max(total, 1) };
   }
 
+  /**
+   * The share of the run done at time t. Until pass 2 has a rate of its own, the cost
+   * model's; then, blended in over its first tenth, the share of time: time elapsed over
+   * time elapsed plus what pass 2's rate says is left (its pages do not all cost the same:
+   * zero pages are not compressed, some pages compress faster).
+   */
+  private estimate(t: number): number {
+    const { done, total } = this.work();
+    const model = done / total;
+    if (this.writeTotal <= 0 || this.writeDone <= 0 || this.scanEndedAt < 0) return model;
+    const share = Math.min(1, this.writeDone / this.writeTotal);
+    const writeMs = t - this.scanEndedAt;
+    if (writeMs < 200) return model;
+    const elapsed = t - this.start;
+    const timed = elapsed / (elapsed + (writeMs * (1 - share)) / share);
+    const w = Math.min(1, share / 0.1);
+    return (1 - w) * model + w * timed;
+  }
+
+  private fractionAt(t: number): number {
+    if (this.phase === 'done') return 1;
+    this.shown = Math.max(this.shown, Math.min(0.999, this.estimate(t)));
+    return this.shown;
+  }
+
   /** The share shown: never backwards, below 1 until finish() finds all work done. */
   get fraction(): number {
-    if (this.phase === 'done') return 1;
-    const { done, total } = this.work();
-    this.shown = Math.max(this.shown, Math.min(0.999, done / total));
-    return this.shown;
+    return this.fractionAt(this.now());
   }
 
   /** whether all the work announced has been reported done */
@@ -285,24 +306,25 @@ export class Progress implements StatusLine {
   }
 
   private rates(t: number, last: boolean): { inRate: number; outRate: number; eta: number } {
-    const { done, total } = this.work();
-    const cur: Sample = { t, bytesIn: this.bytesIn, bytesOut: this.bytesOut, done };
+    const cur: Sample = { t, bytesIn: this.bytesIn, bytesOut: this.bytesOut };
     this.samples.push(cur);
     while (this.samples.length > 2 && t - this.samples[1].t >= RATE_WINDOW_MS) this.samples.shift();
     // the last line gives the whole run's averages; the others the recent rates
     const from: Sample = last || this.samples.length < 2
-      ? { t: this.start, bytesIn: 0, bytesOut: 0, done: 0 }
+      ? { t: this.start, bytesIn: 0, bytesOut: 0 }
       : this.samples[0];
     const dt = Math.max(0.001, (t - from.t) / 1000);
-    const doneRate = (done - from.done) / dt;
-    const eta = doneRate > 0 && t - this.start >= 1000 ? (total - done) / doneRate : NaN;
+    // time left: as long again as the time so far, in the proportion the estimate says
+    const e = this.estimate(t);
+    const elapsed = (t - this.start) / 1000;
+    const eta = e > 0.01 && elapsed >= 1 ? (elapsed * (1 - e)) / e : NaN;
     return { inRate: (this.bytesIn - from.bytesIn) / dt, outRate: (this.bytesOut - from.bytesOut) / dt, eta };
   }
 
   private draw(t: number, last = false): void {
     this.lastDraw = t;
     if (!this.msgs.progressEnabled) return;
-    const f = this.fraction;
+    const f = this.fractionAt(t);
     const { inRate, outRate, eta } = this.rates(t, last);
     const elapsed = (t - this.start) / 1000;
     const pct = f * 100;
