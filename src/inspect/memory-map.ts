@@ -13,7 +13,9 @@ import { C_CACHE, C_CACHE_PRIVATE, C_FREE, C_HWPOISON, C_OFFLINE, C_USER } from 
 import { scanNeeded } from '../filter/page-scan';
 import { PageDesc } from '../format/diskdump';
 import { kdumpGeometry } from '../format/kdump-layout';
+import { DumpError } from '../util/errors';
 import { checkInterrupted } from '../util/interrupt';
+import { sniffInput } from '../vmcore/open';
 import type { Messages } from '../util/messages';
 import { closeJob, prepareDump } from '../pipeline/prepare';
 
@@ -107,6 +109,10 @@ function record<T>(f: (k: MapCategory, i: number) => T): Record<MapCategory, T> 
 }
 
 export async function buildMemoryMap(o: MapOptions, msgs: Messages): Promise<MemoryMap> {
+  if (sniffInput(o.input) === 'kdump') {
+    throw new DumpError('map-kdump-input',
+      `${o.input} is a kdump-compressed dump: the pages it left out are gone, so map needs the vmcore itself (for what the dump holds: cyclodump info)`);
+  }
   // the classes are those of a -d 31 run; no worker threads: the scan below runs here
   const job = prepareDump({ input: o.input, dumpLevel: 31, codec: 'none', numThreads: 1, cyclicBufferKiB: o.cyclicBufferKiB, vmcoreinfoText: o.vmcoreinfoText }, msgs);
   try {

@@ -105,6 +105,13 @@ describe('cyclodump map (real-1g)', function () {
     }
   });
 
+  it('refuses a kdump-compressed dump, which lacks the pages it left out', function () {
+    const r = cyclodump(['map', dump31, '--svg', path.join(dir, 'never.svg')]);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.match(/^cyclodump: .*is a kdump-compressed dump: .*cyclodump info/);
+    expect(fs.existsSync(path.join(dir, 'never.svg'))).to.equal(false);
+  });
+
   it('renders in headless Chromium, every class drawn in its share of memory', function () {
     const chromium = needChromium(this);
     const width = Number(/<svg [^>]*width="(\d+)"/.exec(svg)![1]);
