@@ -1,7 +1,7 @@
 // The crashed kernel as the filter sees it, built from VMCOREINFO alone (no vmlinux):
 // page-table root, phys_base, utsname, struct page layout and the mem_map table.
 // Spec: vmcoreinfo-and-translation.md.
-import { DumpError } from '../util/errors';
+import { DumpError, printable } from '../util/errors';
 import { START_KERNEL_MAP, X86_64Translator } from '../translate/x86_64';
 import type { LoadSegment, PhysicalMemory } from '../vmcore/physical';
 import { UTSNAME_SIZE } from '../format/diskdump';
@@ -56,6 +56,7 @@ export function buildKernelModel(mem: PhysicalMemory, vmcoreinfoText: string | u
   const maxMapnrLoads = opts.maxMapnr ?? maxMapnrOfLoads(mem.loads, mem.pageSize);
   if (maxMapnrLoads === 0) throw new DumpError('no-load', 'the vmcore holds no memory');
   if (vmcoreinfoText === undefined) {
+    checkPhysicalSize(mem, maxMapnrLoads, 46, 'x86_64 with 4-level paging (no VMCOREINFO to say otherwise)');
     return {
       pageSize: mem.pageSize, utsname: Buffer.alloc(UTSNAME_SIZE), release: '', kernelVersion: 0, crashTime: 0,
       physBase: 0n, fiveLevel: false, pageOffset: PAGE_OFFSET_4LEVEL, maxMapnrLoads, maxMapnr: maxMapnrLoads,
@@ -70,6 +71,11 @@ export function buildKernelModel(mem: PhysicalMemory, vmcoreinfoText: string | u
   const crashTime = vi.crashTime;
   const fiveLevel = (vi.number('pgtable_l5_enabled') ?? 0) !== 0;
   const smeMask = BigInt.asUintN(64, vi.numberBig('sme_mask') ?? 0n);
+  {
+    const declared = vi.number('MAX_PHYSMEM_BITS');
+    const bits = declared !== undefined && declared > 46 && declared <= 52 ? declared : fiveLevel ? 52 : 46;
+    checkPhysicalSize(mem, maxMapnrLoads, bits, `this kernel (MAX_PHYSMEM_BITS=${bits})`);
+  }
 
   // phys_base: VMCOREINFO, else derived from the kernel-text PT_LOAD
   let physBase = opts.physBase ?? vi.numberBig('phys_base');
@@ -114,7 +120,7 @@ export function buildKernelModel(mem: PhysicalMemory, vmcoreinfoText: string | u
   }
   const utsRelease = cField(utsname, 130);
   const kernelVersion = kernelVersionCode(utsRelease || release);
-  if (kernelVersion === 0) throw new DumpError('bad-utsname', `can't get the kernel version from release "${utsRelease}"`);
+  if (kernelVersion === 0) throw new DumpError('bad-utsname', `can't get the kernel version from release "${printable(utsRelease)}"`);
 
   const model: KernelModel = {
     vmcoreinfo: vi, pageSize, utsname, release: utsRelease || release, kernelVersion, crashTime, physBase,
@@ -136,6 +142,19 @@ export function buildKernelModel(mem: PhysicalMemory, vmcoreinfoText: string | u
     opts.warn(`${(e as Error).message}; pages are kept unfiltered`);
   }
   return model;
+}
+
+/**
+ * Memory beyond what the kernel can address is a corrupt program header, not a machine:
+ * refused, because the bitmaps (and the time to build them) grow with the highest pfn
+ * (a PT_LOAD at 2^52 means 2 x 128 GiB of bitmaps).
+ */
+function checkPhysicalSize(mem: PhysicalMemory, maxMapnr: number, bits: number, who: string): void {
+  if (maxMapnr * mem.pageSize <= 2 ** bits) return;
+  let i = 0;
+  for (; i < mem.loads.length; i++) if (mem.loads[i].paddr + mem.loads[i].memsz > 2 ** bits) break;
+  throw new DumpError('beyond-physmem',
+    `PT_LOAD ${i} reaches physical address 0x${(maxMapnr * mem.pageSize).toString(16)}, beyond the 2^${bits} bytes ${who} can address`);
 }
 
 /** A NUL-terminated field of the utsname block. */

@@ -44,7 +44,9 @@ export function detectMemoryModel(vi: VmcoreInfo, fiveLevel: boolean): MemoryMod
 function sectionGeometry(vi: VmcoreInfo, fiveLevel: boolean, pageShift: number) {
   const sectionSizeBits = vi.number('SECTION_SIZE_BITS') ?? 27;
   const maxPhysmemBits = vi.number('MAX_PHYSMEM_BITS') ?? (fiveLevel ? 52 : 46);
-  if (sectionSizeBits <= pageShift || sectionSizeBits > 40 || maxPhysmemBits > 52 || maxPhysmemBits <= sectionSizeBits) {
+  // a section holds a whole number of bitmap bytes (8 pfns) or more: the scan cuts its work
+  // at section boundaries
+  if (sectionSizeBits < pageShift + 3 || sectionSizeBits > 40 || maxPhysmemBits > 52 || maxPhysmemBits <= sectionSizeBits) {
     throw new DumpError('bad-vmcoreinfo',
       `implausible memory section geometry: SECTION_SIZE_BITS=${sectionSizeBits} MAX_PHYSMEM_BITS=${maxPhysmemBits}`);
   }
@@ -93,7 +95,12 @@ function flatmem(ctx: MemMapContext): MemMapTable {
   // One array covers all memory. It is listed in section-sized pieces so that the scan can
   // be cut into independent slices; makedumpfile scans it as one range, which differs only
   // when a free or compound block straddles a 128 MiB boundary (impossible for aligned blocks).
-  const pagesPerSection = 2 ** ((ctx.vi.number('SECTION_SIZE_BITS') ?? 27) - Math.log2(ctx.pageSize));
+  const pageShift = Math.log2(ctx.pageSize);
+  const sectionSizeBits = ctx.vi.number('SECTION_SIZE_BITS') ?? 27;
+  if (sectionSizeBits < pageShift + 3 || sectionSizeBits > 40) {
+    throw new DumpError('bad-vmcoreinfo', `implausible memory section size: SECTION_SIZE_BITS=${sectionSizeBits}`);
+  }
+  const pagesPerSection = 2 ** (sectionSizeBits - pageShift);
   const sizePage = BigInt(ctx.vi.size('page') ?? 0);
   const ranges: MemMapRange[] = [];
   for (let p = 0; p < ctx.maxMapnr; p += pagesPerSection) {

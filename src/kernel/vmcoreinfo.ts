@@ -3,7 +3,7 @@
 // (spec vmcoreinfo-and-translation.md §1): the first line with a key wins, SYMBOL values
 // are hex (0 or all-ones is invalid), SIZE/OFFSET/LENGTH/NUMBER are decimal with a hex
 // retry, trailing garbage is fatal.
-import { DumpError } from '../util/errors';
+import { DumpError, printable } from '../util/errors';
 
 const HEX = /^\s*(?:0[xX])?([0-9a-fA-F]+)$/;
 const DEC = /^\s*([+-]?\d+)$/;
@@ -42,7 +42,7 @@ export class VmcoreInfo {
     const m = HEX.exec(v);
     const val = m ? BigInt('0x' + m[1]) : 0n;
     if (!m || val === 0n || val >= 2n ** 64n - 1n) {
-      throw new DumpError('bad-vmcoreinfo', `invalid VMCOREINFO value: ${key}=${v}`);
+      throw new DumpError('bad-vmcoreinfo', `invalid VMCOREINFO value: ${printable(key)}=${printable(v)}`);
     }
     return val;
   }
@@ -64,14 +64,14 @@ export class VmcoreInfo {
       val = 0n;
     } else {
       const h = SHEX.exec(v);
-      if (!h) throw new DumpError('bad-vmcoreinfo', `invalid VMCOREINFO value: ${key}=${v}`);
+      if (!h) throw new DumpError('bad-vmcoreinfo', `invalid VMCOREINFO value: ${printable(key)}=${printable(v)}`);
       val = BigInt('0x' + h[2]) * (h[1] === '-' ? -1n : 1n);
     }
     if (val >= LONG_MAX || val < -LONG_MAX) {
-      throw new DumpError('bad-vmcoreinfo', `invalid VMCOREINFO value: ${key}=${v}`);
+      throw new DumpError('bad-vmcoreinfo', `invalid VMCOREINFO value: ${printable(key)}=${printable(v)}`);
     }
     if (val > BigInt(Number.MAX_SAFE_INTEGER) || val < BigInt(Number.MIN_SAFE_INTEGER)) {
-      throw new DumpError('bad-vmcoreinfo', `VMCOREINFO value out of range: ${key}=${v}`);
+      throw new DumpError('bad-vmcoreinfo', `VMCOREINFO value out of range: ${printable(key)}=${printable(v)}`);
     }
     return Number(val);
   }
@@ -84,7 +84,7 @@ export class VmcoreInfo {
     const d = DEC.exec(v);
     if (d) return BigInt(d[1]);
     const h = SHEX.exec(v);
-    if (!h) throw new DumpError('bad-vmcoreinfo', `invalid VMCOREINFO value: ${key}=${v}`);
+    if (!h) throw new DumpError('bad-vmcoreinfo', `invalid VMCOREINFO value: ${printable(key)}=${printable(v)}`);
     return BigInt('0x' + h[2]) * (h[1] === '-' ? -1n : 1n);
   }
 
@@ -99,7 +99,7 @@ export class VmcoreInfo {
     if (v === undefined) throw new DumpError('bad-vmcoreinfo', 'VMCOREINFO has no PAGESIZE');
     const n = DEC.exec(v) ? Number(v.trim()) : NaN;
     if (!Number.isSafeInteger(n) || n <= 0 || (n & (n - 1)) !== 0) {
-      throw new DumpError('bad-vmcoreinfo', `invalid VMCOREINFO value: PAGESIZE=${v}`);
+      throw new DumpError('bad-vmcoreinfo', `invalid VMCOREINFO value: PAGESIZE=${printable(v)}`);
     }
     return n;
   }
@@ -111,7 +111,7 @@ export class VmcoreInfo {
     const d = DEC.exec(v);
     const n = d ? Number(d[1]) : NaN;
     if (!Number.isSafeInteger(n) || n === 0) {
-      throw new DumpError('bad-vmcoreinfo', `invalid VMCOREINFO value: CRASHTIME=${v}`);
+      throw new DumpError('bad-vmcoreinfo', `invalid VMCOREINFO value: CRASHTIME=${printable(v)}`);
     }
     return n;
   }

@@ -189,6 +189,8 @@ export async function writePageStream(job: DumpJob, writers: KdumpWriter[]): Pro
       const len = Math.ceil((cy.end - cy.start) / 8);
       const view = bm.subarray(0, len);
       for (const w of writers) w.writeBitmap2(view, cy.start);
+      // a cycle without a dumpable page (a hole in a sparse physical map) has no batch
+      if (job.cycleDumpable[c] === 0) continue;
       for (const w of writers) {
         const { start, end } = w.range;
         const from = Math.max(start, cy.start);
@@ -198,7 +200,11 @@ export async function writePageStream(job: DumpJob, writers: KdumpWriter[]): Pro
           checkInterrupted();
           batch.seq = seq++;
           batch.out = spare.pop();
-          inFlight.push({ writer: w, result: job.executor.compress(batch) });
+          const result = job.executor.compress(batch);
+          // a batch that fails while earlier ones are awaited is reported when its turn
+          // comes (or settled in the finally below), never as an unhandled rejection
+          result.catch(() => undefined);
+          inFlight.push({ writer: w, result });
           if (inFlight.length >= window) await drainOne();
         }
       }

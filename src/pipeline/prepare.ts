@@ -7,7 +7,7 @@ import { ScanSetup, scanNeeded } from '../filter/page-scan';
 import { PfnRange, PfnSets, bitmapPfnSets, loadPfnSets, rangePfnSets } from '../filter/pfn-ranges';
 import { KernelModel, buildKernelModel } from '../kernel/kernel-model';
 import { NEWEST_VERIFIED_KERNEL, NEWEST_VERIFIED_KERNEL_NAME, hasBuddyTest } from '../kernel/page-layout';
-import { DumpError, EXIT_WRONG_RELEASE } from '../util/errors';
+import { DumpError, EXIT_WRONG_RELEASE, printable } from '../util/errors';
 import type { Messages } from '../util/messages';
 import { KdumpVmcore } from '../vmcore/kdump-vmcore';
 import { DumpInput, openInput } from '../vmcore/open';
@@ -140,7 +140,7 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
       maxMapnr: kd?.maxMapnr, physBase: kd ? kd.sub.phys_base : undefined,
     });
     if (opts.vmcoreinfoText !== undefined && km.release && km.vmcoreinfo && km.vmcoreinfo.osRelease !== km.release) {
-      throw new DumpError('wrong-release', `${opts.vmcoreinfoFile ?? 'VMCOREINFO'} and ${opts.input} don't match (release ${km.vmcoreinfo.osRelease} vs ${km.release})`, EXIT_WRONG_RELEASE);
+      throw new DumpError('wrong-release', `${opts.vmcoreinfoFile ?? 'VMCOREINFO'} and ${opts.input} don't match (release ${printable(km.vmcoreinfo.osRelease)} vs ${printable(km.release)})`, EXIT_WRONG_RELEASE);
     }
     const newer = newerKernelNote(km.release, km.kernelVersion);
     if (newer) msgs.warn(newer);
@@ -221,7 +221,7 @@ function printVtop(tr: KernelModel['translator'], va: bigint, msgs: Messages): v
  */
 export function newerKernelNote(release: string, version: number): string | undefined {
   if (version === 0 || (version >> 8) <= (NEWEST_VERIFIED_KERNEL >> 8)) return undefined;
-  return `Linux ${release} is newer than the kernels cyclodump knows (up to ${NEWEST_VERIFIED_KERNEL_NAME}): pages whose class it cannot tell are kept`;
+  return `Linux ${printable(release)} is newer than the kernels cyclodump knows (up to ${NEWEST_VERIFIED_KERNEL_NAME}): pages whose class it cannot tell are kept`;
 }
 
 /**

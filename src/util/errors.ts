@@ -33,6 +33,16 @@ export function isNoSpace(err: unknown): boolean {
   return err instanceof NoSpaceError || code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG';
 }
 
+/**
+ * Text taken from the input (a VMCOREINFO value, a kernel release read from memory), fit
+ * for a one-line message: control and non-ASCII characters as \xNN, at most `max` long.
+ */
+export function printable(s: string, max = 120): string {
+  // eslint-disable-next-line no-control-regex
+  const t = s.replace(/[\x00-\x1f\x7f-\uffff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return t.length > max ? `${t.slice(0, max)}...` : t;
+}
+
 export function errnoMessage(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e === 'object' && e.code) {

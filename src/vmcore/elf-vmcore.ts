@@ -119,6 +119,15 @@ export class ElfVmcore implements PhysicalMemory {
   }
 }
 
+/** A header field no vmcore can have (an offset beyond 2^53) is bad input, said in one line. */
+function decodeOr<T>(decode: () => T, path: string, what: string): T {
+  try {
+    return decode();
+  } catch (e) {
+    throw new DumpError('bad-elf', `${path}: ${what}: ${(e as Error).message}`);
+  }
+}
+
 function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
   const fileSize = fs.fstatSync(fd).size;
   const ehdr = Buffer.alloc(64);
@@ -136,7 +145,7 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
   if (ehdr[5] !== ELFDATA2LSB) {
     throw new DumpError('unsupported-arch', `${path} is a big-endian ELF file; cyclodump supports x86_64 vmcores only`);
   }
-  const eh = Elf64Ehdr.decode(ehdr);
+  const eh = decodeOr(() => Elf64Ehdr.decode(ehdr), path, 'ELF header');
   if (eh.e_machine !== EM_X86_64) {
     const name = MACHINE_NAMES[eh.e_machine] ?? `e_machine ${eh.e_machine}`;
     throw new DumpError('unsupported-arch', `${path}: unsupported architecture ${name}; cyclodump supports x86_64 only`);
@@ -149,7 +158,7 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
     }
     const sh = Buffer.alloc(64);
     preadFull(fd, sh, 0, 64, eh.e_shoff);
-    phnum = Elf64Shdr.decode(sh).sh_info;
+    phnum = decodeOr(() => Elf64Shdr.decode(sh), path, 'section header 0').sh_info;
   }
   if (phnum === 0) throw new DumpError('no-load', `${path}: ELF file has no program headers`);
   if (phnum > MAX_PHDRS) throw new DumpError('bad-elf', `${path}: absurd program header count ${phnum}`);

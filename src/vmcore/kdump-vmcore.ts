@@ -15,6 +15,15 @@ import type { LoadSegment, PhysicalMemory } from './physical';
 /** descriptors fetched per read when walking the table */
 const DESC_CHUNK = 4096;
 
+/** A field no dump can have (an offset beyond 2^53) is bad input, said in one line. */
+function decodeOr<T>(decode: () => T, path: string, what: string): T {
+  try {
+    return decode();
+  } catch (e) {
+    throw new DumpError('bad-kdump', `${path}: ${what}: ${(e as Error).message}`);
+  }
+}
+
 export function isKdumpCompressed(head: Uint8Array): boolean {
   const sig = Buffer.from(head.subarray(0, 8)).toString('latin1');
   return sig === KDUMP_SIGNATURE || sig === DISKDUMP_SIGNATURE;
@@ -52,14 +61,14 @@ export class KdumpVmcore implements PhysicalMemory {
     this.fileSize = fs.fstatSync(fd).size;
     const hb = Buffer.alloc(DiskDumpHeader.size);
     if (preadFull(fd, hb, 0, hb.length, 0) < hb.length) throw new DumpError('truncated', `${path} is truncated: no complete dump header`);
-    this.header = DiskDumpHeader.decode(hb);
+    this.header = decodeOr(() => DiskDumpHeader.decode(hb), path, 'dump header');
     const bs = this.header.block_size;
     if (bs < 4096 || bs > 262144 || (bs & (bs - 1)) !== 0) throw new DumpError('bad-kdump', `${path}: invalid block size ${bs}`);
     this.pageSize = bs;
     if (this.header.header_version < 1) throw new DumpError('bad-kdump', `${path}: unsupported header version ${this.header.header_version}`);
     const sb = Buffer.alloc(KdumpSubHeader.size);
     preadFull(fd, sb, 0, sb.length, bs);
-    this.sub = KdumpSubHeader.decode(sb);
+    this.sub = decodeOr(() => KdumpSubHeader.decode(sb), path, 'sub-header');
     this.maxMapnr = this.header.header_version >= 6 ? this.sub.max_mapnr_64 : this.header.max_mapnr;
     this.bitmapLen = (this.header.bitmap_blocks * bs) / 2;
     if (this.bitmapLen * 8 < this.maxMapnr) {
@@ -172,7 +181,7 @@ export class KdumpVmcore implements PhysicalMemory {
     if (preadFull(this.fd, b, 0, b.length, this.offsetDesc + index * PageDesc.size) < b.length) {
       return { pfn: -1, offset: 0, size: 0, flags: 0 };
     }
-    const d = PageDesc.decode(b);
+    const d = decodeOr(() => PageDesc.decode(b), this.path, `page descriptor ${index}`);
     return { pfn: -1, offset: d.offset, size: d.size, flags: d.flags };
   }
 
