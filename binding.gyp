@@ -4,6 +4,7 @@
       "target_name": "pagecodec",
       "sources": [
         "native/pagecodec.c",
+        "native/page-deflate.c",
         "<!(node -p \"require('path').relative(process.cwd(), require('path').join(require('path').dirname(require.resolve('lzo/package.json')), 'lib', 'minilzo209', 'minilzo.c'))\")"
       ],
       "include_dirs": [

@@ -1,12 +1,13 @@
 /*
- * cyclodump's page loop in C, for the fast codecs: for a batch of pages already read into
- * one buffer, test each for all zero bytes, compress it with LZO1X-1 (or keep it raw) and
- * pack the results into the output buffer, in one call per batch. Calling a binding once
- * per 4 KiB page costs about a quarter of LZO's own time; here that cost is paid once.
+ * cyclodump's page loop in C: for a batch of pages already read into one buffer, test each
+ * for all zero bytes, compress it with LZO1X-1 or zlib (our page encoder, page-deflate.c),
+ * or keep it raw, and pack the results into the output buffer, in one call per batch.
+ * Calling a binding once per 4 KiB page costs about a quarter of LZO's own time; here that
+ * cost is paid once.
  *
  * compressPages(method, src, offsets, first, count, pageSize, excludeZero,
  *               dst, dstPos, sizes, flags, flagValue) -> new dstPos
- *   method 0: raw, 1: LZO1X-1
+ *   method 0: raw, 1: LZO1X-1, 2: zlib (a zlib stream per page)
  *   offsets[first + i] is page i's offset in src, 0xffffffff if it could not be read
  *   sizes[first + i] := 0 all zero (shared descriptor), -1 unreadable, else stored bytes;
  *   flags[first + i] := flagValue when stored compressed, else 0.
@@ -17,9 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "minilzo.h"
+#include "page-deflate.h"
 
 typedef struct {
 	void *wrkmem;      /* LZO1X-1 work memory: one per thread (per Node environment) */
+	page_deflater *deflater; /* made on first use */
 	unsigned char *tmp;
 	size_t tmp_len;
 } instance_t;
@@ -30,6 +33,7 @@ static void free_instance(napi_env env, void *data, void *hint)
 	(void)env;
 	(void)hint;
 	free(in->wrkmem);
+	page_deflater_free(in->deflater);
 	free(in->tmp);
 	free(in);
 }
@@ -121,6 +125,14 @@ static napi_value compress_pages(napi_env env, napi_callback_info info)
 		napi_throw_range_error(env, NULL, "pagecodec: buffer too small for the batch");
 		return NULL;
 	}
+	if (method < 0 || method > 2) {
+		napi_throw_range_error(env, NULL, "pagecodec: unknown method");
+		return NULL;
+	}
+	if (method == 2 && (page_size > PAGE_DEFLATE_MAX_INPUT || (!in->deflater && !(in->deflater = page_deflater_new())))) {
+		napi_throw_error(env, NULL, page_size > PAGE_DEFLATE_MAX_INPUT ? "pagecodec: page too large for zlib" : "pagecodec: out of memory");
+		return NULL;
+	}
 	if (method == 1) {
 		size_t worst = (size_t)page_size + page_size / 16 + 64 + 3;
 		if (in->tmp_len < worst) {
@@ -156,6 +168,15 @@ static napi_value compress_pages(napi_env env, napi_callback_info info)
 			/* kept only when strictly smaller than the page, as makedumpfile does */
 			if (r == LZO_E_OK && out_len < (lzo_uint)page_size) {
 				memcpy(dst + dst_pos, in->tmp, out_len);
+				dst_pos += (int64_t)out_len;
+				sizes[i] = (int32_t)out_len;
+				flags[i] = (unsigned char)flag_value;
+				continue;
+			}
+		} else if (method == 2) {
+			/* kept only when strictly smaller than the page: room for page_size - 1 */
+			size_t out_len = page_deflate(in->deflater, p, (size_t)page_size, dst + dst_pos, (size_t)page_size - 1);
+			if (out_len > 0) {
 				dst_pos += (int64_t)out_len;
 				sizes[i] = (int32_t)out_len;
 				flags[i] = (unsigned char)flag_value;

@@ -1,6 +1,8 @@
 // The optional native page loop (native/pagecodec.c, built by node-gyp at install): zero
-// test, LZO1X-1 or raw copy for a whole batch of pages in one call. When it is not built,
-// the JavaScript loop with the npm bindings does the same work, more slowly.
+// test, then LZO1X-1, zlib (native/page-deflate.c) or a raw copy, for a whole batch of
+// pages in one call. When it is not built, the JavaScript loop with the npm bindings and
+// Node's zlib does the same work, more slowly (its zlib streams differ in bytes, not in
+// the pages they hold).
 import * as path from 'path';
 
 export interface NativePages {
@@ -11,6 +13,7 @@ export interface NativePages {
 
 export const NATIVE_RAW = 0;
 export const NATIVE_LZO = 1;
+export const NATIVE_ZLIB = 2;
 
 let loaded: NativePages | null | undefined;
 
