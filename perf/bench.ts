@@ -3,7 +3,11 @@
 // and the ratios. Writes perf/RESULTS.md (a generated section) and perf/results.svg.
 //
 //   npm run bench -- [--runs N] [--inputs real-1g,synth:/path/to/x.vmcore,...] [--quick]
-//                    [--taskset] [--out perf/RESULTS.md]
+//                    [--levels 31,1] [--codecs zlib,lzo,none,snappy,zstd] [--taskset]
+//                    [--section NAME] [--out perf/RESULTS.md]
+//
+// Each run replaces its own section of RESULTS.md (named by --section, default bench or
+// bench-pinned), so runs on different inputs sit side by side.
 //
 // Debian's makedumpfile is built without snappy and zstd: given -p or -z it writes raw
 // pages, so cyclodump's -p/-z rows are compared with makedumpfile's uncompressed run.
@@ -14,6 +18,7 @@ import * as path from 'path';
 import { fixtureVmcore } from '../test/helpers/fixtures';
 import { encodeNotes, writeElfVmcore } from '../test/helpers/elf-builder';
 import { BIN, CACHE, REPO } from '../test/helpers/paths';
+import { toolEnv } from './tool-env';
 
 interface Sample {
   wall: number;
@@ -51,7 +56,7 @@ function timed(cmd: string[], out: string, pin: boolean): Sample {
   fs.rmSync(out, { force: true });
   const tfile = path.join(os.tmpdir(), `bench-time-${process.pid}`);
   const argv = ['-f', '%e %U %S %M', '-o', tfile, ...(pin ? ['taskset', '-c', '0'] : []), ...cmd];
-  const r = spawnSync('/usr/bin/time', argv, { encoding: 'latin1', maxBuffer: 64 << 20 });
+  const r = spawnSync('/usr/bin/time', argv, { encoding: 'latin1', maxBuffer: 64 << 20, env: toolEnv() });
   if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const [wall, user, sys, rss] = fs.readFileSync(tfile, 'latin1').trim().split('\n').pop()!.split(' ').map(Number);
   const bytes = fs.statSync(out).size;
@@ -90,8 +95,10 @@ async function main(): Promise<void> {
   fs.mkdirSync(work, { recursive: true });
   const out = path.join(work, 'out');
   const rows: Row[] = [];
-  const levels = quick ? ['1'] : ['31', '1'];
-  const codecs = quick ? ['lzo'] : ['zlib', 'lzo', 'none', 'snappy', 'zstd'];
+  const levels = (arg('--levels') ?? (quick ? '1' : '31,1')).split(',');
+  const codecs = (arg('--codecs') ?? (quick ? 'lzo' : 'zlib,lzo,none,snappy,zstd')).split(',');
+  for (const c of codecs) if (!CODEC_FLAGS[c]) throw new Error(`unknown codec ${c} (known: ${Object.keys(CODEC_FLAGS).join(', ')})`);
+  const section = arg('--section') ?? (pinned ? 'bench-pinned' : 'bench');
   const threadSets: [string, string][] = pinned ? [['0', '1']] : [['0', '1'], ['2', '2']];
 
   for (const input of inputs) {
@@ -135,8 +142,8 @@ async function main(): Promise<void> {
   }
   const report = render(rows, startup, startupMdf, runs, pinned);
   process.stdout.write(report.text);
-  writeResults(outMd, report.text, pinned);
-  fs.writeFileSync(path.join(path.dirname(outMd), pinned ? 'results-pinned.svg' : 'results.svg'), report.svg);
+  writeResults(outMd, report.text, section);
+  fs.writeFileSync(path.join(path.dirname(outMd), section === 'bench' ? 'results.svg' : `results-${section}.svg`), report.svg);
 }
 
 function render(rows: Row[], startup: Sample[], startupMdf: Sample[], runs: number, pinned: boolean): { text: string; svg: string } {
@@ -196,8 +203,7 @@ function chart(bars: { label: string; mdf: number; cd: number }[]): string {
 }
 
 /** Replaces this run's generated section of RESULTS.md, keeping everything written by hand. */
-function writeResults(file: string, text: string, pinned: boolean): void {
-  const tag = pinned ? 'bench-pinned' : 'bench';
+function writeResults(file: string, text: string, tag: string): void {
   const begin = `<!-- ${tag}:begin -->`;
   const end = `<!-- ${tag}:end -->`;
   const block = `${begin}\n${text}${end}`;

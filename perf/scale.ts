@@ -8,6 +8,7 @@
 // Writes its section of perf/RESULTS.md. Generated vmcores are sparse (1 TiB takes about
 // 21 GB); they are kept in DIR for the next run unless deleted.
 import { spawnSync } from 'child_process';
+import { toolEnv } from './tool-env';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -49,7 +50,7 @@ function sha256(file: string): string {
 function timed(cmd: string[], out: string): Run {
   fs.rmSync(out, { force: true });
   const tfile = path.join(os.tmpdir(), `scale-time-${process.pid}`);
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', tfile, ...cmd], { encoding: 'latin1', maxBuffer: 256 << 20 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', tfile, ...cmd], { encoding: 'latin1', maxBuffer: 256 << 20, env: toolEnv() });
   const [wall, user, sys, rss] = fs.readFileSync(tfile, 'latin1').trim().split('\n').pop()!.split(' ').map(Number);
   const ok = r.status === 0 && fs.existsSync(out);
   return {
@@ -64,6 +65,9 @@ async function main(): Promise<void> {
   const dir = arg('--dir', path.join(repo, '.cache', 'scale'));
   const codec = arg('--codec', '-l');
   const level = arg('--level', '31');
+  // a fixed --cyclic-buffer (KiB, both tools) makes memory independent of RAM size; without
+  // it both tools size the cycle from this machine's free memory (one cycle here)
+  const cyclic = process.argv.includes('--cyclic-buffer') ? ['--cyclic-buffer', arg('--cyclic-buffer', '')] : [];
   const threads = arg('--threads', String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length)));
   fs.mkdirSync(dir, { recursive: true });
   const rows: string[] = [];
@@ -77,8 +81,8 @@ async function main(): Promise<void> {
     }
     const expected = JSON.parse(fs.readFileSync(`${vmcore}.expected.json`, 'utf8')).levels[level];
     const onDisk = fs.statSync(vmcore).blocks * 512;
-    const mdf = timed(['makedumpfile', codec, '-d', level, '--message-level', '31', vmcore, path.join(dir, 'out.mdf')], path.join(dir, 'out.mdf'));
-    const cd = timed([process.execPath, path.join(repo, 'bin', 'cyclodump'), codec, '-d', level, '--num-threads', threads, '--message-level', '31', vmcore, path.join(dir, 'out.cd')], path.join(dir, 'out.cd'));
+    const mdf = timed(['makedumpfile', codec, '-d', level, ...cyclic, '--message-level', '31', vmcore, path.join(dir, 'out.mdf')], path.join(dir, 'out.mdf'));
+    const cd = timed([process.execPath, path.join(repo, 'bin', 'cyclodump'), codec, '-d', level, ...cyclic, '--num-threads', threads, '--message-level', '31', vmcore, path.join(dir, 'out.cd')], path.join(dir, 'out.cd'));
     const mc = parseReport(mdf.report);
     const cc = parseReport(cd.report);
     const fields = ['zero', 'cache', 'cache_private', 'user', 'free', 'hwpoison', 'offline', 'remaining'] as const;
@@ -98,14 +102,15 @@ async function main(): Promise<void> {
   const text = [
     `Command: \`node dist/perf/scale.js ${process.argv.slice(2).join(' ')}\``, '',
     `Machine: ${cpus.length} x ${cpus[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`, '',
-    `Synthetic vmcores (perf/synth, seed 1), \`${codec} -d ${level}\`, cyclodump with --num-threads ${threads}:`, '',
+    `Synthetic vmcores (perf/synth, seed 1), \`${[codec, '-d', level, ...cyclic].join(' ')}\` for both tools, cyclodump with --num-threads ${threads}:`, '',
     '| RAM | vmcore on disk, generation | expected remaining pages | makedumpfile counts = expected | cyclodump counts = expected | same file | mdf wall s | cd wall s | speed-up | mdf RSS MiB | cd RSS MiB | cd mem_map bytes read |',
     '|---|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|',
     ...rows, '',
   ].join('\n');
   const file = path.join(repo, 'perf', 'RESULTS.md');
-  const begin = `<!-- scale-${sizes.join('-')}:begin -->`;
-  const end = `<!-- scale-${sizes.join('-')}:end -->`;
+  const tag = `scale-${sizes.join('-')}${cyclic.length ? `-cb${cyclic[1]}` : ''}`;
+  const begin = `<!-- ${tag}:begin -->`;
+  const end = `<!-- ${tag}:end -->`;
   let md = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Performance results\n\n';
   const block = `${begin}\n${text}${end}`;
   md = md.includes(begin) ? md.slice(0, md.indexOf(begin)) + block + md.slice(md.indexOf(end) + end.length) : `${md}\n${block}\n`;

@@ -13,6 +13,11 @@ function context(): WorkerContext {
   return ctx;
 }
 
+/** Loads everything a task needs before the first one arrives. */
+export function warm(): void {
+  context();
+}
+
 export function scan(task: ScanTask): ScanResult {
   return runScanTask(context(), task);
 }

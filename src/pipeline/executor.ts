@@ -7,6 +7,42 @@ import { compressBatch } from './page-batch';
 import type { ScanTask, ZeroScanResult } from './scan-task';
 import { runScanTask, runZeroScanTask } from './scan-task';
 import type { WorkerContext, WorkerSetup } from './setup';
+import { checkInterrupted } from '../util/interrupt';
+
+/**
+ * Scan slices run on this thread one per event-loop turn, not all in one go: a signal
+ * (seen only when the loop polls) then stops pass 1 within one slice, before a byte of
+ * the dump is written.
+ */
+class InlineScanQueue {
+  private readonly queue: { task: ScanTask; resolve: (r: ScanResult) => void; reject: (e: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(private readonly ctx: WorkerContext) {}
+
+  run(task: ScanTask): Promise<ScanResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ task, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const item = this.queue.shift()!;
+      try {
+        checkInterrupted();
+        item.resolve(runScanTask(this.ctx, item.task));
+      } catch (e) {
+        item.reject(e);
+      }
+      this.schedule();
+    });
+  }
+}
 
 export interface Executor {
   readonly threads: number;
@@ -18,10 +54,13 @@ export interface Executor {
 
 export class InlineExecutor implements Executor {
   readonly threads = 1;
-  constructor(private readonly ctx: WorkerContext) {}
+  private readonly scans: InlineScanQueue;
+  constructor(private readonly ctx: WorkerContext) {
+    this.scans = new InlineScanQueue(ctx);
+  }
 
   scan(task: ScanTask): Promise<ScanResult> {
-    return Promise.resolve(runScanTask(this.ctx, task));
+    return this.scans.run(task);
   }
 
   zeroScan(task: ScanTask): Promise<ZeroScanResult> {
@@ -41,7 +80,15 @@ export class PoolExecutor implements Executor {
   // piscina is loaded only when threads are used: it is not free to start
   private readonly pool: import('piscina').Piscina;
 
-  constructor(readonly threads: number, setup: WorkerSetup) {
+  /**
+   * With `inlineScan` (a mem_map small enough to scan in about the time a worker takes to
+   * start), pass 1 runs on this thread, against `local`, while the workers start and load
+   * their modules; pass 2 then finds them ready.
+   */
+  private readonly inlineScan?: InlineScanQueue;
+
+  constructor(readonly threads: number, setup: WorkerSetup, scanHere?: WorkerContext) {
+    if (scanHere) this.inlineScan = new InlineScanQueue(scanHere);
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { Piscina } = require('piscina') as typeof import('piscina');
     this.pool = new Piscina({
@@ -53,9 +100,13 @@ export class PoolExecutor implements Executor {
       // a worker's memory is page buffers and one struct-page chunk; cap it
       resourceLimits: { maxOldGenerationSizeMb: 256 },
     });
+    // each worker loads its modules and opens the input now, not under its first batch; a
+    // failure here shows again, and is reported, on the first real task
+    for (let i = 0; i < threads; i++) this.pool.run(null, { name: 'warm' }).catch(() => undefined);
   }
 
   scan(task: ScanTask): Promise<ScanResult> {
+    if (this.inlineScan) return this.inlineScan.run(task);
     return this.pool.run(task, { name: 'scan' });
   }
 

@@ -97,6 +97,18 @@ export function usableCpus(): number {
 /** Below this much memory in the input, starting worker threads costs more than they save. */
 export const SMALL_INPUT_BYTES = 256 << 20;
 export const MAX_THREADS = 64;
+/**
+ * A mem_map this small (about 2 GiB of RAM) is scanned on the coordinator while the pool
+ * starts: one thread scans it in about the 0.1 s a worker takes to start and load its
+ * modules, so handing it to the pool would only wait for them.
+ */
+export const SMALL_SCAN_BYTES = 32 << 20;
+
+function memMapBytesToScan(setup: ScanSetup): number {
+  let bytes = 0;
+  for (const r of setup.ranges) bytes += (r.pfnEnd - r.pfnStart) * setup.layout.sizePage;
+  return bytes;
+}
 
 /**
  * Worker threads for a run. --num-threads N: N (0 and 1 mean none, as makedumpfile's 0);
@@ -177,7 +189,10 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
       excludeZero: (level & DL_EXCLUDE_ZERO) !== 0,
     };
     const local = createWorkerContext(workerSetup, vm);
-    const executor: Executor = threads > 1 ? new PoolExecutor(threads, workerSetup) : new InlineExecutor(local);
+    const scanOnThisThread = !!scanSetup && memMapBytesToScan(scanSetup) <= SMALL_SCAN_BYTES;
+    const executor: Executor = threads > 1
+      ? new PoolExecutor(threads, workerSetup, scanOnThisThread ? local : undefined)
+      : new InlineExecutor(local);
     const numCycles = Math.max(1, Math.ceil(maxMapnr / plan.cyclePfns));
     const counts = new Float64Array(NUM_COUNTERS);
     counts[C_ZERO] = 0;

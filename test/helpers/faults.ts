@@ -12,16 +12,17 @@ import { CACHE } from './paths';
 import { libkdumpfileCheck } from './tools';
 
 /**
- * A 256 MiB synthetic Linux 6.1 vmcore (perf/synth, seed 7, 4 MiB of page data): real page
- * tables, mem_section and struct pages, 43 MB on disk. Made once into the cache.
+ * A synthetic Linux 6.1 vmcore (perf/synth, seed 7, 4 MiB of page data), 256 MiB of RAM by
+ * default: real page tables, mem_section and struct pages, 43 MB on disk at 256 MiB. Made
+ * once into the cache.
  */
-export async function synthVmcore(): Promise<string> {
-  const out = path.join(CACHE, 'synth', 'faults-256m-s7.vmcore');
+export async function synthVmcore(ramMiB = 256): Promise<string> {
+  const out = path.join(CACHE, 'synth', `faults-${ramMiB}m-s7.vmcore`);
   const stamp = `${out}.ok`;
   if (fs.existsSync(stamp) && fs.existsSync(out)) return out;
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
-  await generateVmcore({ ramBytes: 256 << 20, out: tmp, seed: 7, dataBytes: 4 << 20, writeExpected: false });
+  await generateVmcore({ ramBytes: ramMiB * 2 ** 20, out: tmp, seed: 7, dataBytes: 4 << 20, writeExpected: false });
   fs.renameSync(tmp, out);
   fs.writeFileSync(stamp, 'generated');
   return out;
