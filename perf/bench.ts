@@ -36,6 +36,8 @@ interface Row {
   threads: string;
   pinned: boolean;
   samples: Sample[];
+  /** makedumpfile runs that crashed (its --num-threads 2 sometimes aborts: "libgcc_s.so.1 must be installed for pthread_exit to work") */
+  failures: string[];
 }
 
 const CODEC_FLAGS: Record<string, string[]> = { zlib: ['-c'], lzo: ['-l'], none: [], snappy: ['-p'], zstd: ['-z'] };
@@ -112,20 +114,25 @@ async function main(): Promise<void> {
           let mdfRow = key('makedumpfile', mdfCodec, mdfThreads);
           const runMdf = !mdfRow;
           if (!mdfRow) {
-            mdfRow = { input: input.name, level, codec: mdfCodec, tool: 'makedumpfile', threads: mdfThreads, pinned, samples: [] };
+            mdfRow = { input: input.name, level, codec: mdfCodec, tool: 'makedumpfile', threads: mdfThreads, pinned, samples: [], failures: [] };
             rows.push(mdfRow);
           }
-          const cdRow: Row = { input: input.name, level, codec, tool: 'cyclodump', threads: cdThreads, pinned, samples: [] };
+          const cdRow: Row = { input: input.name, level, codec, tool: 'cyclodump', threads: cdThreads, pinned, samples: [], failures: [] };
           rows.push(cdRow);
           for (let i = 0; i < runs; i++) {
             if (runMdf) {
-              mdfRow.samples.push(timed(['makedumpfile', ...CODEC_FLAGS[mdfCodec], '-d', level,
-                ...(mdfThreads !== '0' ? ['--num-threads', mdfThreads] : []), input.path, out], out, pinned));
+              // a makedumpfile crash is its own, recorded and shown; a cyclodump failure ends the bench
+              try {
+                mdfRow.samples.push(timed(['makedumpfile', ...CODEC_FLAGS[mdfCodec], '-d', level,
+                  ...(mdfThreads !== '0' ? ['--num-threads', mdfThreads] : []), input.path, out], out, pinned));
+              } catch (e) {
+                mdfRow.failures.push((e as Error).message.split('\n').filter((l) => l.trim()).pop() ?? 'failed');
+              }
             }
             cdRow.samples.push(timed([process.execPath, BIN, ...CODEC_FLAGS[codec], '-d', level, '--num-threads', cdThreads,
               '--message-level', '23', input.path, out], out, pinned));
           }
-          const m = median(mdfRow.samples.map((s) => s.wall));
+          const m = mdfRow.samples.length ? median(mdfRow.samples.map((s) => s.wall)) : NaN;
           const c = median(cdRow.samples.map((s) => s.wall));
           process.stderr.write(`${input.name} -d ${level} ${codec} threads ${mdfThreads}/${cdThreads}${pinned ? ' pinned' : ''}: makedumpfile ${m.toFixed(2)} s, cyclodump ${c.toFixed(2)} s, ratio ${(m / c).toFixed(2)}\n`);
         }
@@ -158,10 +165,14 @@ function render(rows: Row[], startup: Sample[], startupMdf: Sample[], runs: numb
     const mdfCodec = cd.codec === 'snappy' || cd.codec === 'zstd' ? 'none' : cd.codec;
     const mdfThreads = cd.threads === '1' ? '0' : cd.threads;
     const mdf = rows.find((r) => r.tool === 'makedumpfile' && r.input === cd.input && r.level === cd.level && r.codec === mdfCodec && r.threads === mdfThreads);
-    if (!mdf) continue;
+    if (!mdf || mdf.samples.length === 0) {
+      if (mdf) lines.push(`| ${cd.input} | ${cd.level} | ${cd.codec} | ${mdf.threads}/${cd.threads} | makedumpfile failed in all ${mdf.failures.length} runs (${mdf.failures[0]}) | ${median(cd.samples.map((s) => s.wall)).toFixed(2)} | | | | | | | | |`);
+      continue;
+    }
     const mw = median(mdf.samples.map((s) => s.wall));
     const cw = median(cd.samples.map((s) => s.wall));
-    const note = mdfCodec !== cd.codec ? ` (mdf: raw, its build lacks ${cd.codec})` : '';
+    let note = mdfCodec !== cd.codec ? ` (mdf: raw, its build lacks ${cd.codec})` : '';
+    if (mdf.failures.length) note += ` (makedumpfile crashed in ${mdf.failures.length} of ${mdf.failures.length + mdf.samples.length} runs: ${mdf.failures[0]})`;
     lines.push(`| ${cd.input} | ${cd.level} | ${cd.codec}${note} | ${mdf.threads}/${cd.threads} | ${mw.toFixed(2)} | ${cw.toFixed(2)} | **${(mw / cw).toFixed(2)}x** | ${median(mdf.samples.map((s) => s.cpu)).toFixed(2)} | ${median(cd.samples.map((s) => s.cpu)).toFixed(2)} | ${(median(mdf.samples.map((s) => s.rssKiB)) / 1024).toFixed(0)} | ${(median(cd.samples.map((s) => s.rssKiB)) / 1024).toFixed(0)} | ${median(mdf.samples.map((s) => s.bytes))} | ${median(cd.samples.map((s) => s.bytes))} | ${cd.samples[0].memMapBytes ?? ''} |`);
     bars.push({ label: `${cd.input} -d${cd.level} ${cd.codec} t${cd.threads}`, mdf: mw, cd: cw });
   }
@@ -172,7 +183,7 @@ function render(rows: Row[], startup: Sample[], startupMdf: Sample[], runs: numb
   for (const g of groups) {
     const [input, level, codec] = g.split('|');
     const mdfCodec = codec === 'snappy' || codec === 'zstd' ? 'none' : codec;
-    const m = Math.min(...rows.filter((r) => r.tool === 'makedumpfile' && r.input === input && r.level === level && r.codec === mdfCodec).map((r) => median(r.samples.map((s) => s.wall))));
+    const m = Math.min(...rows.filter((r) => r.tool === 'makedumpfile' && r.input === input && r.level === level && r.codec === mdfCodec && r.samples.length > 0).map((r) => median(r.samples.map((s) => s.wall))));
     const c = Math.min(...rows.filter((r) => r.tool === 'cyclodump' && r.input === input && r.level === level && r.codec === codec).map((r) => median(r.samples.map((s) => s.wall))));
     lines.push(`| ${input} | ${level} | ${codec} | ${m.toFixed(2)} | ${c.toFixed(2)} | **${(m / c).toFixed(2)}x** |`);
   }
