@@ -18,7 +18,7 @@ import * as path from 'path';
 import { fixtureVmcore } from '../test/helpers/fixtures';
 import { encodeNotes, writeElfVmcore } from '../test/helpers/elf-builder';
 import { BIN, CACHE, REPO } from '../test/helpers/paths';
-import { toolEnv } from './tool-env';
+import { measuredCommit, toolEnv } from './tool-env';
 
 interface Sample {
   wall: number;
@@ -81,7 +81,7 @@ function machine(): string {
   const cpus = os.cpus();
   let mdf = '';
   try { mdf = execFileSync('makedumpfile', ['-v'], { encoding: 'latin1' }).split('\n')[0]; } catch { /* absent */ }
-  return `${cpus.length} x ${cpus[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}, Node ${process.version}; ${mdf}`;
+  return `${cpus.length} x ${cpus[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}, Node ${process.version}; ${mdf}; cyclodump at commit ${measuredCommit()}`;
 }
 
 async function main(): Promise<void> {

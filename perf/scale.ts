@@ -8,7 +8,7 @@
 // Writes its section of perf/RESULTS.md. Generated vmcores are sparse (1 TiB takes about
 // 21 GB); they are kept in DIR for the next run unless deleted.
 import { spawnSync } from 'child_process';
-import { toolEnv } from './tool-env';
+import { measuredCommit, toolEnv } from './tool-env';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   const text = [
     `Command: \`node dist/perf/scale.js ${process.argv.slice(2).join(' ')}\``, '',
-    `Machine: ${cpus.length} x ${cpus[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`, '',
+    `Machine: ${cpus.length} x ${cpus[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}; cyclodump at commit ${measuredCommit()}`, '',
     `Synthetic vmcores (perf/synth, seed 1), \`${[codec, '-d', level, ...cyclic].join(' ')}\` for both tools, cyclodump with --num-threads ${threads}:`, '',
     '| RAM | vmcore on disk, generation | expected remaining pages | makedumpfile counts = expected | cyclodump counts = expected | same file | mdf wall s | cd wall s | speed-up | mdf RSS MiB | cd RSS MiB | cd mem_map bytes read |',
     '|---|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|',
