@@ -1,45 +1,45 @@
 // One zstd frame per page at level 1 (makedumpfile's ZSTD_compressCCtx(level 1)), with
-// one reused compression context.
+// one reused compression context, written into one reused buffer.
 import type { PageCodec, PageDecoder } from './codec';
 import { CODEC_FLAGS } from './codec';
 
-type ZstdNapi = typeof import('zstd-napi');
-let zstd: ZstdNapi | undefined;
-function lib(): ZstdNapi {
+// The low-level binding of zstd-napi: compress into a buffer we own, no Buffer per page
+type ZstdBinding = typeof import('zstd-napi/binding');
+let zstd: ZstdBinding | undefined;
+function lib(): ZstdBinding {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
-  zstd ??= require('zstd-napi') as ZstdNapi;
+  zstd ??= require('zstd-napi/binding') as ZstdBinding;
   return zstd;
 }
+
+/** makedumpfile: ZSTD_compressCCtx(ctx, ..., 1) */
+const LEVEL = 1;
 
 export class ZstdCodec implements PageCodec {
   readonly name = 'zstd' as const;
   readonly flag = CODEC_FLAGS.zstd;
-  private readonly cctx: InstanceType<ZstdNapi['Compressor']>;
-  private page = Buffer.alloc(0);
-
-  constructor() {
-    this.cctx = new (lib().Compressor)();
-    this.cctx.setParameters({ compressionLevel: 1 });
-  }
+  private readonly cctx = new (lib().CCtx)();
+  private out = Buffer.alloc(0);
+  private outPageSize = 0;
 
   compress(src: Buffer, srcOff: number, pageSize: number, dst: Uint8Array, dstOff: number): number {
-    // copying into one reused Buffer costs less than a view object per page
-    if (this.page.length !== pageSize) this.page = Buffer.alloc(pageSize);
-    src.copy(this.page, 0, srcOff, srcOff + pageSize);
-    const page = this.page;
-    const out = this.cctx.compress(page);
-    if (out.length >= pageSize) return -1;
-    out.copy(dst, dstOff);
-    return out.length;
+    // room for any result, so that zstd never fails for want of it
+    if (this.outPageSize !== pageSize) {
+      this.out = Buffer.alloc(lib().compressBound(pageSize));
+      this.outPageSize = pageSize;
+    }
+    const n = this.cctx.compress(this.out, src.subarray(srcOff, srcOff + pageSize), LEVEL);
+    if (n >= pageSize) return -1;
+    this.out.copy(dst, dstOff, 0, n);
+    return n;
   }
 }
 
 export class ZstdDecoder implements PageDecoder {
-  private readonly dctx = new (lib().Decompressor)();
+  private readonly dctx = new (lib().DCtx)();
 
   decompress(src: Uint8Array, dst: Uint8Array): void {
-    const out = this.dctx.decompress(src);
-    if (out.length !== dst.length) throw new Error(`zstd page decompresses to ${out.length} bytes, expected ${dst.length}`);
-    dst.set(out);
+    const n = this.dctx.decompress(dst, src);
+    if (n !== dst.length) throw new Error(`zstd page decompresses to ${n} bytes, expected ${dst.length}`);
   }
 }
