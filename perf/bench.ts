@@ -77,14 +77,16 @@ function tinyVmcore(): string {
   return p;
 }
 
-function machine(): string {
+function machine(commit: string): string {
   const cpus = os.cpus();
   let mdf = '';
   try { mdf = execFileSync('makedumpfile', ['-v'], { encoding: 'latin1' }).split('\n')[0]; } catch { /* absent */ }
-  return `${cpus.length} x ${cpus[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}, Node ${process.version}; ${mdf}; cyclodump at commit ${measuredCommit()}`;
+  return `${cpus.length} x ${cpus[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}, Node ${process.version}; ${mdf}; cyclodump at commit ${commit}`;
 }
 
 async function main(): Promise<void> {
+  // taken before the runs: what the build measured, whatever the tree becomes meanwhile
+  const commit = measuredCommit();
   const runs = Number(arg('--runs', '3'));
   const quick = process.argv.includes('--quick');
   const pinned = process.argv.includes('--taskset');
@@ -147,16 +149,16 @@ async function main(): Promise<void> {
     startupMdf.push(timed(['makedumpfile', '-l', '-d', '1', tiny, out], out, pinned));
     startup.push(timed([process.execPath, BIN, '-l', '-d', '1', tiny, out], out, pinned));
   }
-  const report = render(rows, startup, startupMdf, runs, pinned);
+  const report = render(rows, startup, startupMdf, runs, pinned, commit);
   process.stdout.write(report.text);
   writeResults(outMd, report.text, section);
   fs.writeFileSync(path.join(path.dirname(outMd), section === 'bench' ? 'results.svg' : `results-${section}.svg`), report.svg);
 }
 
-function render(rows: Row[], startup: Sample[], startupMdf: Sample[], runs: number, pinned: boolean): { text: string; svg: string } {
+function render(rows: Row[], startup: Sample[], startupMdf: Sample[], runs: number, pinned: boolean, commit: string): { text: string; svg: string } {
   const lines: string[] = [];
   const cmd = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
-  lines.push(`Command: \`${cmd}\` (${runs} alternating runs per configuration; medians)`, '', `Machine: ${machine()}`, '',
+  lines.push(`Command: \`${cmd}\` (${runs} alternating runs per configuration; medians)`, '', `Machine: ${machine(commit)}`, '',
     pinned ? 'Both tools pinned to one CPU (`taskset -c 0`).' : '', '');
   lines.push('| input | -d | codec | threads mdf/cd | makedumpfile wall s | cyclodump wall s | **speed-up** | mdf CPU s | cd CPU s | mdf RSS MiB | cd RSS MiB | mdf bytes | cd bytes | cd mem_map bytes |');
   lines.push('|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');

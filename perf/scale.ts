@@ -60,6 +60,8 @@ function timed(cmd: string[], out: string): Run {
 }
 
 async function main(): Promise<void> {
+  // taken before the runs: what the build measured, whatever the tree becomes meanwhile
+  const commit = measuredCommit();
   const repo = path.resolve(__dirname, '../..');
   const sizes = arg('--sizes', '4G,64G,256G').split(',');
   const dir = arg('--dir', path.join(repo, '.cache', 'scale'));
@@ -101,7 +103,7 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   const text = [
     `Command: \`node dist/perf/scale.js ${process.argv.slice(2).join(' ')}\``, '',
-    `Machine: ${cpus.length} x ${cpus[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}; cyclodump at commit ${measuredCommit()}`, '',
+    `Machine: ${cpus.length} x ${cpus[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}; cyclodump at commit ${commit}`, '',
     `Synthetic vmcores (perf/synth, seed 1), \`${[codec, '-d', level, ...cyclic].join(' ')}\` for both tools, cyclodump with --num-threads ${threads}:`, '',
     '| RAM | vmcore on disk, generation | expected remaining pages | makedumpfile counts = expected | cyclodump counts = expected | same file | mdf wall s | cd wall s | speed-up | mdf RSS MiB | cd RSS MiB | cd mem_map bytes read |',
     '|---|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|',
