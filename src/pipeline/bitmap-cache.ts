@@ -5,6 +5,7 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { lz4DecodeInto } from '../codec/lz4-block';
 
 type Lz4 = typeof import('lz4-napi');
 /** bitmaps up to this size (32K pfns, 128 MiB of RAM) are kept as they are */
@@ -71,13 +72,21 @@ export class BitmapCache {
     this.slots.delete(cycle);
   }
 
-  private unpack(s: Slot): Buffer {
+  /** Restores slot s into into[0, s.len). */
+  private unpackInto(s: Slot, into: Uint8Array): void {
     let packed = s.data;
     if (!packed) {
       packed = Buffer.alloc(s.packedLen);
       fs.readSync(this.spillFd, packed, 0, s.packedLen, s.fileOffset);
     }
-    return s.len <= RAW_BELOW ? packed : lib().uncompressSync(packed);
+    if (s.len <= RAW_BELOW) {
+      into.set(packed);
+      return;
+    }
+    // our decoder, into the caller's buffer: lz4-napi's would leave a new buffer V8 cannot
+    // see behind per cycle (src/codec/lz4-block.ts)
+    const n = lz4DecodeInto(packed, into);
+    if (n !== s.len) throw new Error(`bitmap cache: restored ${n} bytes, expected ${s.len}`);
   }
 
   close(): void {
@@ -89,9 +98,7 @@ export class BitmapCache {
   take(cycle: number, into: Uint8Array): boolean {
     const s = this.slots.get(cycle);
     if (!s) return false;
-    const out = this.unpack(s);
-    if (out.length !== s.len) throw new Error(`bitmap cache: cycle ${cycle} restored ${out.length} bytes, expected ${s.len}`);
-    into.set(out);
+    this.unpackInto(s, into);
     this.drop(cycle);
     return true;
   }
@@ -100,7 +107,7 @@ export class BitmapCache {
   peek(cycle: number, into: Uint8Array): boolean {
     const s = this.slots.get(cycle);
     if (!s) return false;
-    into.set(this.unpack(s));
+    this.unpackInto(s, into);
     return true;
   }
 
