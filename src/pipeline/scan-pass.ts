@@ -135,6 +135,7 @@ export async function scanPass(job: DumpJob): Promise<void> {
   }
   if (job.opts.excludeVmemmap) excludeVmemmapPages(job, bm);
   job.stats.scanMs = Date.now() - t0;
+  job.msgs.debug(`2nd-bitmap cache: ${job.cache.bytesUsed} bytes for ${job.numCycles} cycles (budget ${job.cache.budgetBytes}, over budget: ${job.cache.dropped})`);
   job.progress.scanFinished({ ms: job.stats.scanMs, pfns: job.maxMapnr, memMapBytes: job.stats.memMapBytes, dumpable: job.numDumpable });
 }
 
