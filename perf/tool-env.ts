@@ -17,7 +17,8 @@ export function measuredCommit(): string {
   const repo = path.resolve(__dirname, '../..');
   try {
     const head = execFileSync('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { encoding: 'latin1' }).trim();
-    const dirty = execFileSync('git', ['-C', repo, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'latin1' }).trim();
+    // the results files themselves change during a run
+    const dirty = execFileSync('git', ['-C', repo, 'status', '--porcelain', '--untracked-files=no', '--', '.', ':!perf/RESULTS.md', ':!perf/*.svg'], { encoding: 'latin1' }).trim();
     return dirty ? `${head}-dirty` : head;
   } catch {
     return 'unknown';
