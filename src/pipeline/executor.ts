@@ -80,13 +80,13 @@ export class PoolExecutor implements Executor {
   // piscina is loaded only when threads are used: it is not free to start
   private readonly pool: import('piscina').Piscina;
 
-  /**
-   * With `inlineScan` (a mem_map small enough to scan in about the time a worker takes to
-   * start), pass 1 runs on this thread, against `local`, while the workers start and load
-   * their modules; pass 2 then finds them ready.
-   */
   private readonly inlineScan?: InlineScanQueue;
 
+  /**
+   * With `scanHere` (given for a mem_map small enough to scan in about the time a worker
+   * takes to start), pass 1 runs on this thread against that context while the workers
+   * start and load their modules; pass 2 then finds them ready.
+   */
   constructor(readonly threads: number, setup: WorkerSetup, scanHere?: WorkerContext) {
     if (scanHere) this.inlineScan = new InlineScanQueue(scanHere);
     // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -1,8 +1,12 @@
 // Pass 2 work unit: the dumpable pages of a pfn range, read in long runs, zero-tested and
 // compressed into one output buffer. The coordinator turns the result into descriptors
 // and page data, in pfn order. Spec: kdump-compressed.md §6 (write_kdump_pages_cyclic).
+import type { CodecName } from '../codec';
 import { NATIVE_LZO, NATIVE_RAW, NATIVE_ZLIB, nativePages } from '../codec/native-pages';
 import type { WorkerContext } from './setup';
+
+/** the codecs the native page loop does, and its method number for each */
+const NATIVE_METHOD: Partial<Record<CodecName, number>> = { none: NATIVE_RAW, lzo: NATIVE_LZO, zlib: NATIVE_ZLIB };
 
 export interface PageBatch {
   seq: number;
@@ -34,10 +38,9 @@ export interface PageBatchResult {
 let offsets = new Uint32Array(0);
 
 /** Raw, LZO and zlib batches with the native page loop: one call per buffer of pages. */
-function compressBatchNative(ctx: WorkerContext, batch: PageBatch, data: ArrayBuffer, sizes: Int32Array, flags: Uint8Array): PageBatchResult {
+function compressBatchNative(ctx: WorkerContext, batch: PageBatch, data: ArrayBuffer, sizes: Int32Array, flags: Uint8Array, method: number): PageBatchResult {
   const native = nativePages()!;
   const pageSize = ctx.setup.pageSize;
-  const method = ctx.setup.codec === 'lzo' ? NATIVE_LZO : ctx.setup.codec === 'zlib' ? NATIVE_ZLIB : NATIVE_RAW;
   const flagValue = ctx.codec?.flag ?? 0;
   if (offsets.length < batch.count) offsets = new Uint32Array(Math.max(batch.count, 1024));
   let dataLen = 0;
@@ -60,9 +63,9 @@ export function compressBatch(ctx: WorkerContext, batch: PageBatch): PageBatchRe
   const sizes = new Int32Array(count);
   const flags = new Uint8Array(count);
   let data = batch.out && batch.out.byteLength >= count * pageSize ? batch.out : new ArrayBuffer(Math.max(count * pageSize, pageSize));
-  const codecName = ctx.setup.codec;
-  if ((codecName === 'lzo' || codecName === 'zlib' || codecName === 'none') && nativePages()) {
-    return compressBatchNative(ctx, batch, data, sizes, flags);
+  const method = NATIVE_METHOD[ctx.setup.codec];
+  if (method !== undefined && nativePages()) {
+    return compressBatchNative(ctx, batch, data, sizes, flags, method);
   }
   let out = new Uint8Array(data);
   const excludeZero = ctx.setup.excludeZero;
