@@ -12,11 +12,28 @@
  *   sizes[first + i] := 0 all zero (shared descriptor), -1 unreadable, else stored bytes;
  *   flags[first + i] := flagValue when stored compressed, else 0.
  * dst must have room for count * pageSize bytes from dstPos.
+ *
+ * mapInput(fd) -> handle, or null when the file cannot be mapped (a pipe)
+ * compressMapped(method, handle, stage, fileOffsets, first, count, pageSize, excludeZero,
+ *                dst, dstPos, sizes, flags, flagValue) -> new dstPos
+ *   the same loop with the pages taken straight from the input file through a window
+ *   mapped over it, as makedumpfile reads /proc/vmcore: no copy into a read buffer.
+ *   fileOffsets[first + i] (a Float64Array) is page i's offset in the file; -1 when it
+ *   could not be read; -2 - k for a page the caller read into stage[k] (one that is not
+ *   all in the file: a range that ends mid-page reads as zero beyond its end).
+ *   A page the file no longer holds (it shrank, or /proc/vmcore could not read the old
+ *   memory) raises SIGBUS on access; that page is recorded as unreadable (-1).
  */
 #include <node_api.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "minilzo.h"
 #include "page-deflate.h"
 
@@ -25,6 +42,8 @@ typedef struct {
 	page_deflater *deflater; /* made on first use */
 	unsigned char *tmp;
 	size_t tmp_len;
+	unsigned char *page_buf; /* one page read with pread where the input cannot be mapped */
+	size_t page_buf_len;
 } instance_t;
 
 static void free_instance(napi_env env, void *data, void *hint)
@@ -35,6 +54,7 @@ static void free_instance(napi_env env, void *data, void *hint)
 	free(in->wrkmem);
 	page_deflater_free(in->deflater);
 	free(in->tmp);
+	free(in->page_buf);
 	free(in);
 }
 
@@ -64,7 +84,9 @@ static void *typed_data(napi_env env, napi_value v, size_t *len, int *ok)
 		if (napi_get_typedarray_info(env, v, &type, &n, &data, &ab, &byte_off) != napi_ok)
 			return NULL;
 		switch (type) {
-		case napi_int32_array: case napi_uint32_array: *len = n * 4; break;
+		case napi_int32_array: case napi_uint32_array: case napi_float32_array: *len = n * 4; break;
+		case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: *len = n * 8; break;
+		case napi_int16_array: case napi_uint16_array: *len = n * 2; break;
 		default: *len = n; break;
 		}
 		*ok = 1;
@@ -85,20 +107,114 @@ static void *typed_data(napi_env env, napi_value v, size_t *len, int *ok)
 	return NULL;
 }
 
+/* Makes the per-thread state a method needs; 0 on success, else a message for the caller to throw. */
+static const char *prepare_method(instance_t *in, int32_t method, int32_t page_size)
+{
+	if (method < 0 || method > 2)
+		return "pagecodec: unknown method";
+	if (method == 2) {
+		if (page_size > PAGE_DEFLATE_MAX_INPUT)
+			return "pagecodec: page too large for zlib";
+		if (!in->deflater && !(in->deflater = page_deflater_new()))
+			return "pagecodec: out of memory";
+	}
+	if (method == 1) {
+		size_t worst = (size_t)page_size + page_size / 16 + 64 + 3;
+		if (in->tmp_len < worst) {
+			free(in->tmp);
+			in->tmp = malloc(worst);
+			in->tmp_len = in->tmp ? worst : 0;
+			if (!in->tmp)
+				return "pagecodec: out of memory";
+		}
+	}
+	return NULL;
+}
+
+/* Zero-tests, compresses or copies the readable page p as page i of the batch; returns the new dst_pos. */
+static int64_t store_page(instance_t *in, int32_t method, const unsigned char *p, int32_t page_size,
+			  bool exclude_zero, unsigned char *dst, int64_t dst_pos, int32_t *sizes,
+			  unsigned char *flags, int32_t i, int32_t flag_value)
+{
+	flags[i] = 0;
+	if (exclude_zero && all_zero(p, (size_t)page_size)) {
+		sizes[i] = 0;
+		return dst_pos;
+	}
+	if (method == 1) {
+		lzo_uint out_len = 0;
+		int r = lzo1x_1_compress(p, (lzo_uint)page_size, in->tmp, &out_len, in->wrkmem);
+		/* kept only when strictly smaller than the page, as makedumpfile does */
+		if (r == LZO_E_OK && out_len < (lzo_uint)page_size) {
+			memcpy(dst + dst_pos, in->tmp, out_len);
+			sizes[i] = (int32_t)out_len;
+			flags[i] = (unsigned char)flag_value;
+			return dst_pos + (int64_t)out_len;
+		}
+	} else if (method == 2) {
+		/* kept only when strictly smaller than the page: room for page_size - 1 */
+		size_t out_len = page_deflate(in->deflater, p, (size_t)page_size, dst + dst_pos, (size_t)page_size - 1);
+		if (out_len > 0) {
+			sizes[i] = (int32_t)out_len;
+			flags[i] = (unsigned char)flag_value;
+			return dst_pos + (int64_t)out_len;
+		}
+	}
+	memcpy(dst + dst_pos, p, (size_t)page_size);
+	sizes[i] = page_size;
+	return dst_pos + page_size;
+}
+
+/* The arguments both page loops share, from argument `a` on: first, count, pageSize, excludeZero, dst, dstPos, sizes, flags, flagValue. */
+typedef struct {
+	int32_t first, count, page_size, flag_value;
+	bool exclude_zero;
+	unsigned char *dst, *flags;
+	size_t dst_len, sizes_len, flags_len;
+	int64_t dst_pos;
+	int32_t *sizes;
+} batch_args_t;
+
+static int get_batch_args(napi_env env, napi_value *argv, batch_args_t *b)
+{
+	int ok1, ok2, ok3;
+	if (napi_get_value_int32(env, argv[0], &b->first) != napi_ok
+	    || napi_get_value_int32(env, argv[1], &b->count) != napi_ok
+	    || napi_get_value_int32(env, argv[2], &b->page_size) != napi_ok
+	    || napi_get_value_bool(env, argv[3], &b->exclude_zero) != napi_ok)
+		return 0;
+	b->dst = typed_data(env, argv[4], &b->dst_len, &ok1);
+	if (napi_get_value_int64(env, argv[5], &b->dst_pos) != napi_ok)
+		return 0;
+	b->sizes = typed_data(env, argv[6], &b->sizes_len, &ok2);
+	b->flags = typed_data(env, argv[7], &b->flags_len, &ok3);
+	if (napi_get_value_int32(env, argv[8], &b->flag_value) != napi_ok)
+		return 0;
+	return ok1 && ok2 && ok3;
+}
+
+/* the batch fits its arrays and dst has room for every page raw; `per_page` is the size of one entry of the offsets array */
+static int batch_fits(const batch_args_t *b, size_t off_len, size_t per_page)
+{
+	return b->page_size > 0 && b->first >= 0 && b->count >= 0
+	    && (size_t)(b->first + b->count) * per_page <= off_len
+	    && (size_t)(b->first + b->count) * 4 <= b->sizes_len
+	    && (size_t)(b->first + b->count) <= b->flags_len && b->dst_pos >= 0
+	    && (size_t)b->dst_pos + (size_t)b->count * (size_t)b->page_size <= b->dst_len;
+}
+
 static napi_value compress_pages(napi_env env, napi_callback_info info)
 {
 	size_t argc = 12;
 	napi_value argv[12], result;
 	instance_t *in;
-	int32_t method, first, count, page_size, flag_value;
-	int64_t dst_pos;
-	bool exclude_zero;
-	size_t src_len, off_len, dst_len, sizes_len, flags_len;
-	int ok1, ok2, ok3, ok4, ok5;
-	unsigned char *src, *dst, *flags;
+	int32_t method, i;
+	batch_args_t b;
+	size_t src_len, off_len;
+	int ok1, ok2;
+	unsigned char *src;
 	uint32_t *offsets;
-	int32_t *sizes;
-	int32_t i;
+	const char *err;
 
 	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	if (argc < 12) {
@@ -109,91 +225,282 @@ static napi_value compress_pages(napi_env env, napi_callback_info info)
 	CHECK(napi_get_value_int32(env, argv[0], &method));
 	src = typed_data(env, argv[1], &src_len, &ok1);
 	offsets = typed_data(env, argv[2], &off_len, &ok2);
-	CHECK(napi_get_value_int32(env, argv[3], &first));
-	CHECK(napi_get_value_int32(env, argv[4], &count));
-	CHECK(napi_get_value_int32(env, argv[5], &page_size));
-	CHECK(napi_get_value_bool(env, argv[6], &exclude_zero));
-	dst = typed_data(env, argv[7], &dst_len, &ok3);
-	CHECK(napi_get_value_int64(env, argv[8], &dst_pos));
-	sizes = typed_data(env, argv[9], &sizes_len, &ok4);
-	flags = typed_data(env, argv[10], &flags_len, &ok5);
-	CHECK(napi_get_value_int32(env, argv[11], &flag_value));
-	if (!ok1 || !ok2 || !ok3 || !ok4 || !ok5 || page_size <= 0 || first < 0 || count < 0
-	    || (size_t)(first + count) * 4 > off_len || (size_t)(first + count) * 4 > sizes_len
-	    || (size_t)(first + count) > flags_len || dst_pos < 0
-	    || (size_t)dst_pos + (size_t)count * (size_t)page_size > dst_len) {
+	if (!get_batch_args(env, argv + 3, &b) || !ok1 || !ok2) {
+		napi_throw_error(env, NULL, "pagecodec: bad arguments");
+		return NULL;
+	}
+	if (!batch_fits(&b, off_len, 4)) {
 		napi_throw_range_error(env, NULL, "pagecodec: buffer too small for the batch");
 		return NULL;
 	}
-	if (method < 0 || method > 2) {
-		napi_throw_range_error(env, NULL, "pagecodec: unknown method");
+	if ((err = prepare_method(in, method, b.page_size))) {
+		napi_throw_error(env, NULL, err);
 		return NULL;
 	}
-	if (method == 2 && (page_size > PAGE_DEFLATE_MAX_INPUT || (!in->deflater && !(in->deflater = page_deflater_new())))) {
-		napi_throw_error(env, NULL, page_size > PAGE_DEFLATE_MAX_INPUT ? "pagecodec: page too large for zlib" : "pagecodec: out of memory");
-		return NULL;
-	}
-	if (method == 1) {
-		size_t worst = (size_t)page_size + page_size / 16 + 64 + 3;
-		if (in->tmp_len < worst) {
-			free(in->tmp);
-			in->tmp = malloc(worst);
-			in->tmp_len = in->tmp ? worst : 0;
-			if (!in->tmp) {
-				napi_throw_error(env, NULL, "pagecodec: out of memory");
-				return NULL;
-			}
-		}
-	}
-	for (i = first; i < first + count; i++) {
-		const unsigned char *p;
+	for (i = b.first; i < b.first + b.count; i++) {
 		if (offsets[i] == 0xffffffffu) {
-			sizes[i] = -1;
-			flags[i] = 0;
+			b.sizes[i] = -1;
+			b.flags[i] = 0;
 			continue;
 		}
-		if ((size_t)offsets[i] + (size_t)page_size > src_len) {
+		if ((size_t)offsets[i] + (size_t)b.page_size > src_len) {
 			napi_throw_range_error(env, NULL, "pagecodec: page offset outside the source buffer");
 			return NULL;
 		}
-		p = src + offsets[i];
-		flags[i] = 0;
-		if (exclude_zero && all_zero(p, (size_t)page_size)) {
-			sizes[i] = 0;
-			continue;
-		}
-		if (method == 1) {
-			lzo_uint out_len = 0;
-			int r = lzo1x_1_compress(p, (lzo_uint)page_size, in->tmp, &out_len, in->wrkmem);
-			/* kept only when strictly smaller than the page, as makedumpfile does */
-			if (r == LZO_E_OK && out_len < (lzo_uint)page_size) {
-				memcpy(dst + dst_pos, in->tmp, out_len);
-				dst_pos += (int64_t)out_len;
-				sizes[i] = (int32_t)out_len;
-				flags[i] = (unsigned char)flag_value;
-				continue;
-			}
-		} else if (method == 2) {
-			/* kept only when strictly smaller than the page: room for page_size - 1 */
-			size_t out_len = page_deflate(in->deflater, p, (size_t)page_size, dst + dst_pos, (size_t)page_size - 1);
-			if (out_len > 0) {
-				dst_pos += (int64_t)out_len;
-				sizes[i] = (int32_t)out_len;
-				flags[i] = (unsigned char)flag_value;
-				continue;
-			}
-		}
-		memcpy(dst + dst_pos, p, (size_t)page_size);
-		dst_pos += page_size;
-		sizes[i] = page_size;
+		b.dst_pos = store_page(in, method, src + offsets[i], b.page_size, b.exclude_zero, b.dst, b.dst_pos,
+				       b.sizes, b.flags, i, b.flag_value);
 	}
-	CHECK(napi_create_int64(env, dst_pos, &result));
+	CHECK(napi_create_int64(env, b.dst_pos, &result));
 	return result;
+}
+
+/*
+ * Reading through a mapping. A window of the file is mapped at a time: /proc/vmcore builds
+ * the page tables of a whole mapping when it is made, so mapping all of a terabyte at once
+ * would cost gigabytes of them. makedumpfile maps /proc/vmcore in windows too.
+ */
+#define MAP_WINDOW ((uint64_t)4 << 20)
+
+typedef struct {
+	int fd;
+	uint64_t page;          /* the system page size: mappings start at multiples of it */
+	uint64_t file_end;      /* the file's size when opened, rounded up to a page: /proc/vmcore refuses to map past its end */
+	unsigned char *win;     /* the mapped window, or NULL */
+	uint64_t win_off, win_len;
+} mapped_input_t;
+
+static void unmap_window(mapped_input_t *m)
+{
+	if (m->win)
+		munmap(m->win, m->win_len);
+	m->win = NULL;
+	m->win_len = 0;
+}
+
+static void free_mapped(napi_env env, void *data, void *hint)
+{
+	(void)env;
+	(void)hint;
+	unmap_window(data);
+	free(data);
+}
+
+/*
+ * A page the file does not hold any more raises SIGBUS when touched. The page loop marks
+ * the spot with sigsetjmp; the handler jumps back there, and that page is recorded as
+ * unreadable instead of the process dying. A SIGBUS anywhere else goes to whatever
+ * handled it before, or kills the process as it would have.
+ */
+static __thread sigjmp_buf *bus_jump;
+static struct sigaction previous_bus;
+static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+static int bus_installed;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	sigjmp_buf *j = bus_jump;
+	if (j) {
+		bus_jump = NULL;
+		siglongjmp(*j, 1);
+	}
+	if ((previous_bus.sa_flags & SA_SIGINFO) && previous_bus.sa_sigaction) {
+		previous_bus.sa_sigaction(sig, si, uc);
+	} else if (previous_bus.sa_handler != SIG_DFL && previous_bus.sa_handler != SIG_IGN) {
+		previous_bus.sa_handler(sig);
+	} else {
+		/* returning re-runs the faulting access, which now gets the default action */
+		signal(SIGBUS, SIG_DFL);
+	}
+}
+
+static void install_sigbus(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	/* SA_NODEFER: the handler leaves by siglongjmp without restoring a mask */
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	bus_installed = sigaction(SIGBUS, &sa, &previous_bus) == 0;
+}
+
+/* The page at file offset off, mapped; NULL when it cannot be mapped (the caller reads it instead). */
+static const unsigned char *map_page(mapped_input_t *m, uint64_t off, uint64_t len)
+{
+	uint64_t start, size;
+	void *p;
+	if (m->win && off >= m->win_off && off + len <= m->win_off + m->win_len)
+		return m->win + (off - m->win_off);
+	unmap_window(m);
+	start = off & ~(MAP_WINDOW - 1);
+	/* a page that starts near the window's end (file offsets need not be page aligned) still fits */
+	size = MAP_WINDOW + ((len + m->page - 1) & ~(m->page - 1));
+	if (start + size > m->file_end)
+		size = start < m->file_end ? m->file_end - start : 0;
+	if (size == 0 || off + len > start + size)
+		return NULL;
+	p = mmap(NULL, size, PROT_READ, MAP_SHARED, m->fd, (off_t)start);
+	if (p == MAP_FAILED)
+		return NULL;
+	m->win = p;
+	m->win_off = start;
+	m->win_len = size;
+	return m->win + (off - start);
+}
+
+static napi_value map_input(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value argv[1], result;
+	int32_t fd;
+	struct stat st;
+	mapped_input_t *m;
+	void *probe;
+	long page = sysconf(_SC_PAGESIZE);
+
+	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 1)
+		return NULL;
+	CHECK(napi_get_value_int32(env, argv[0], &fd));
+	pthread_once(&bus_once, install_sigbus);
+	/* only regular files and /proc/vmcore (which reports a size) are mapped, and only when mmap works on them */
+	if (!bus_installed || page <= 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+		CHECK(napi_get_null(env, &result));
+		return result;
+	}
+	probe = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, 0);
+	if (probe == MAP_FAILED) {
+		CHECK(napi_get_null(env, &result));
+		return result;
+	}
+	munmap(probe, (size_t)page);
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		napi_throw_error(env, NULL, "pagecodec: out of memory");
+		return NULL;
+	}
+	m->fd = fd;
+	m->page = (uint64_t)page;
+	m->file_end = ((uint64_t)st.st_size + m->page - 1) & ~(m->page - 1);
+	if (napi_create_external(env, m, free_mapped, NULL, &result) != napi_ok) {
+		free(m);
+		napi_throw_error(env, NULL, "pagecodec: cannot make the mapping handle");
+		return NULL;
+	}
+	return result;
+}
+
+static napi_value compress_mapped(napi_env env, napi_callback_info info)
+{
+	size_t argc = 13;
+	napi_value argv[13], result;
+	instance_t *in;
+	mapped_input_t *m;
+	int32_t method;
+	batch_args_t b;
+	size_t stage_len, off_len;
+	int ok1, ok2;
+	unsigned char *stage;
+	double *offsets;
+	const char *err;
+	sigjmp_buf jump;
+	/* what the loop changes and the SIGBUS path reads after siglongjmp */
+	volatile int32_t i;
+	volatile int64_t pos;
+
+	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 13) {
+		napi_throw_error(env, NULL, "pagecodec: 13 arguments expected");
+		return NULL;
+	}
+	CHECK(napi_get_instance_data(env, (void **)&in));
+	CHECK(napi_get_value_int32(env, argv[0], &method));
+	CHECK(napi_get_value_external(env, argv[1], (void **)&m));
+	stage = typed_data(env, argv[2], &stage_len, &ok1);
+	offsets = typed_data(env, argv[3], &off_len, &ok2);
+	if (!get_batch_args(env, argv + 4, &b) || !ok1 || !ok2) {
+		napi_throw_error(env, NULL, "pagecodec: bad arguments");
+		return NULL;
+	}
+	if (!batch_fits(&b, off_len, 8)) {
+		napi_throw_range_error(env, NULL, "pagecodec: buffer too small for the batch");
+		return NULL;
+	}
+	if ((err = prepare_method(in, method, b.page_size))) {
+		napi_throw_error(env, NULL, err);
+		return NULL;
+	}
+	if (in->page_buf_len < (size_t)b.page_size) {
+		free(in->page_buf);
+		in->page_buf = malloc((size_t)b.page_size);
+		in->page_buf_len = in->page_buf ? (size_t)b.page_size : 0;
+		if (!in->page_buf) {
+			napi_throw_error(env, NULL, "pagecodec: out of memory");
+			return NULL;
+		}
+	}
+	i = b.first;
+	pos = b.dst_pos;
+	if (sigsetjmp(jump, 0)) {
+		/* page i is gone from the file: unreadable, like a failed read */
+		b.sizes[i] = -1;
+		b.flags[i] = 0;
+		/* the deflater may have stopped mid-page: start a fresh one */
+		if (method == 2) {
+			page_deflater_free(in->deflater);
+			in->deflater = NULL;
+			if ((err = prepare_method(in, method, b.page_size))) {
+				napi_throw_error(env, NULL, err);
+				return NULL;
+			}
+		}
+		i = i + 1;
+	}
+	bus_jump = &jump;
+	for (; i < b.first + b.count; i = i + 1) {
+		double o = offsets[i];
+		const unsigned char *p;
+		if (o <= -2) {
+			size_t k = (size_t)(-2 - o);
+			if (k + (size_t)b.page_size > stage_len) {
+				bus_jump = NULL;
+				napi_throw_range_error(env, NULL, "pagecodec: page offset outside the staging buffer");
+				return NULL;
+			}
+			p = stage + k;
+		} else if (o < 0) {
+			b.sizes[i] = -1;
+			b.flags[i] = 0;
+			continue;
+		} else {
+			p = map_page(m, (uint64_t)o, (uint64_t)b.page_size);
+			if (!p) {
+				/* not mappable here (past the end of the window arithmetic, or mmap failed): read it */
+				ssize_t got = pread(m->fd, in->page_buf, (size_t)b.page_size, (off_t)o);
+				if (got != b.page_size) {
+					b.sizes[i] = -1;
+					b.flags[i] = 0;
+					continue;
+				}
+				p = in->page_buf;
+			}
+		}
+		pos = store_page(in, method, p, b.page_size, b.exclude_zero, b.dst, pos, b.sizes, b.flags, i, b.flag_value);
+	}
+	bus_jump = NULL;
+	CHECK(napi_create_int64(env, pos, &result));
+	return result;
+}
+
+static int export_function(napi_env env, napi_value exports, const char *name, napi_callback cb)
+{
+	napi_value fn;
+	return napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) == napi_ok
+	    && napi_set_named_property(env, exports, name, fn) == napi_ok;
 }
 
 NAPI_MODULE_INIT()
 {
-	napi_value fn;
 	instance_t *in = calloc(1, sizeof(*in));
 	if (!in || lzo_init() != LZO_E_OK) {
 		napi_throw_error(env, NULL, "pagecodec: init failed");
@@ -206,9 +513,9 @@ NAPI_MODULE_INIT()
 	}
 	if (napi_set_instance_data(env, in, free_instance, NULL) != napi_ok)
 		return NULL;
-	if (napi_create_function(env, "compressPages", NAPI_AUTO_LENGTH, compress_pages, NULL, &fn) != napi_ok)
-		return NULL;
-	if (napi_set_named_property(env, exports, "compressPages", fn) != napi_ok)
+	if (!export_function(env, exports, "compressPages", compress_pages)
+	    || !export_function(env, exports, "mapInput", map_input)
+	    || !export_function(env, exports, "compressMapped", compress_mapped))
 		return NULL;
 	return exports;
 }

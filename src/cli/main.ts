@@ -119,6 +119,7 @@ function dumpOptions(cmd: ParsedCommand, level: number): RunOptions {
     vmcoreinfoFile: cmd.vmcoreinfoFile,
     flatRecordBytes: 4096 * 2 ** Math.max(0, Math.min(cmd.blockOrder, 14)),
     numDumpfiles: cmd.dumpfiles.length || 1,
+    noMmap: cmd.nonMmap,
   };
 }
 

@@ -9,7 +9,19 @@ export interface NativePages {
   /** see native/pagecodec.c; returns the new dstPos */
   compressPages(method: number, src: Buffer, offsets: Uint32Array, first: number, count: number, pageSize: number,
     excludeZero: boolean, dst: ArrayBuffer | Uint8Array, dstPos: number, sizes: Int32Array, flags: Uint8Array, flagValue: number): number;
+  /** a handle for compressMapped over the file open as fd, or null when it cannot be mapped */
+  mapInput(fd: number): MappedInput | null;
+  /**
+   * compressPages with the pages taken from the mapped file: fileOffsets[k] is page k's
+   * offset in it, -1 when unreadable, -2 - o for a page the caller put in stage[o].
+   */
+  compressMapped(method: number, input: MappedInput, stage: Buffer, fileOffsets: Float64Array, first: number, count: number,
+    pageSize: number, excludeZero: boolean, dst: ArrayBuffer | Uint8Array, dstPos: number, sizes: Int32Array, flags: Uint8Array,
+    flagValue: number): number;
 }
+
+/** an input file mapped by the native addon, one window at a time (opaque) */
+export interface MappedInput { readonly __mappedInput: unique symbol }
 
 export const NATIVE_RAW = 0;
 export const NATIVE_LZO = 1;

@@ -36,6 +36,7 @@ export interface PageBatchResult {
 }
 
 let offsets = new Uint32Array(0);
+let fileOffsets = new Float64Array(0);
 
 /** Raw, LZO and zlib batches with the native page loop: one call per buffer of pages. */
 function compressBatchNative(ctx: WorkerContext, batch: PageBatch, data: ArrayBuffer, sizes: Int32Array, flags: Uint8Array, method: number): PageBatchResult {
@@ -45,7 +46,14 @@ function compressBatchNative(ctx: WorkerContext, batch: PageBatch, data: ArrayBu
   if (offsets.length < batch.count) offsets = new Uint32Array(Math.max(batch.count, 1024));
   let dataLen = 0;
   const reader = ctx.reader;
-  const count = reader.collect(batch.bitmap, batch.pfnEnd - batch.pfnStart, batch.pfnStart, batch.count, offsets, (first, n) => {
+  const mapped = reader.mapped;
+  let count: number;
+  if (mapped) {
+    if (fileOffsets.length < batch.count) fileOffsets = new Float64Array(Math.max(batch.count, 1024));
+    count = reader.collectMapped(batch.bitmap, batch.pfnEnd - batch.pfnStart, batch.pfnStart, batch.count, fileOffsets, (first, n) => {
+      dataLen = native.compressMapped(method, mapped, reader.buf, fileOffsets, first, n, pageSize, ctx.setup.excludeZero, data, dataLen, sizes, flags, flagValue);
+    });
+  } else count = reader.collect(batch.bitmap, batch.pfnEnd - batch.pfnStart, batch.pfnStart, batch.count, offsets, (first, n) => {
     dataLen = native.compressPages(method, reader.buf, offsets, first, n, pageSize, ctx.setup.excludeZero, data, dataLen, sizes, flags, flagValue);
   });
   let zeros = 0;

@@ -1,7 +1,9 @@
 // Reads the dumpable pages of a bitmap slice from the input in long runs (short gaps are
 // read through rather than split into many calls) and hands each page to a callback, from
 // one reused buffer: no allocation per page.
-import type { PhysicalMemory } from '../vmcore/physical';
+import type { MappedInput } from '../codec/native-pages';
+import { nativePages } from '../codec/native-pages';
+import type { FileMap, PhysicalMemory } from '../vmcore/physical';
 
 /** Gap (in pages) across which two runs of dumpable pages are read with one call. */
 const MERGE_GAP = 16;
@@ -13,10 +15,66 @@ export class PageReader {
   private readonly words: Uint32Array;
   private readonly zero: Buffer;
 
-  constructor(private readonly mem: PhysicalMemory, readonly pageSize: number) {
+  /**
+   * Set when the native page loop can take pages straight from a mapping of the input
+   * (an ELF vmcore, as makedumpfile reads /proc/vmcore): the read copy is saved.
+   */
+  readonly mapped?: MappedInput;
+  private readonly fileMap?: FileMap;
+
+  constructor(private readonly mem: PhysicalMemory, readonly pageSize: number, opts: { map?: boolean } = {}) {
     this.buf = Buffer.alloc(READ_RUN_PAGES * pageSize);
     this.words = new Uint32Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 2);
     this.zero = Buffer.alloc(pageSize);
+    const native = nativePages();
+    if (opts.map && mem.direct && native) {
+      this.mapped = native.mapInput(mem.direct.fd) ?? undefined;
+      if (this.mapped) this.fileMap = mem.direct.map;
+    }
+  }
+
+  /**
+   * For the mapped input: the file offset of the page of every set bit of bm[0, nbits)
+   * into fileOffsets (-1: unreadable). A page not all in the file (a range ending
+   * mid-page, whose tail reads as zero) is read into this.buf instead and marked
+   * -2 - its offset there; when that buffer is full, and at the end, onChunk(first,
+   * count) hands over pages [first, first + count). Returns the number of pages seen.
+   */
+  collectMapped(bm: Uint8Array, nbits: number, pfnStart: number, limit: number, fileOffsets: Float64Array,
+    onChunk: (first: number, count: number) => void): number {
+    const pageSize = this.pageSize;
+    const map = this.fileMap!;
+    const { starts, ends, offsets } = map;
+    const staged = this.buf.length / pageSize;
+    let ci = 0;
+    let seen = 0;
+    let chunkFirst = 0;
+    let fill = 0;
+    for (let i = 0; i < nbits && seen < limit; i++) {
+      if ((i & 7) === 0 && bm[i >> 3] === 0) { i += 7; continue; }
+      if ((bm[i >> 3] & (1 << (i & 7))) === 0) continue;
+      const pa = (pfnStart + i) * pageSize;
+      if (!(ci < starts.length && starts[ci] <= pa && pa + pageSize <= ends[ci])) ci = map.find(pa);
+      if (ci < starts.length && starts[ci] <= pa && pa + pageSize <= ends[ci]) {
+        fileOffsets[seen++] = offsets[ci] + (pa - starts[ci]);
+        continue;
+      }
+      if (fill === staged) {
+        onChunk(chunkFirst, seen - chunkFirst);
+        chunkFirst = seen;
+        fill = 0;
+      }
+      let ok = true;
+      try {
+        ok = this.mem.read(pa, this.buf, fill * pageSize, pageSize);
+      } catch {
+        ok = false;
+      }
+      fileOffsets[seen++] = ok ? -2 - fill * pageSize : -1;
+      if (ok) fill++;
+    }
+    if (seen > chunkFirst) onChunk(chunkFirst, seen - chunkFirst);
+    return seen;
   }
 
   /** All-zero test of the page at buf[off]: a few words settle most pages, candidates go to memcmp. */

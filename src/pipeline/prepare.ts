@@ -46,6 +46,8 @@ export interface DumpOptions {
   vmcoreinfoText?: string;
   /** path of that file, for messages */
   vmcoreinfoFile?: string;
+  /** --non-mmap: read the input's pages with pread only, never through a mapping */
+  noMmap?: boolean;
 }
 
 export interface DumpStats {
@@ -187,6 +189,7 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
       scan: scanSetup,
       codec: opts.codec,
       excludeZero: (level & DL_EXCLUDE_ZERO) !== 0,
+      mapInput: !opts.noMmap,
     };
     const local = createWorkerContext(workerSetup, vm);
     const scanOnThisThread = !!scanSetup && memMapBytesToScan(scanSetup) <= SMALL_SCAN_BYTES;

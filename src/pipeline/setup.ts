@@ -23,6 +23,8 @@ export interface WorkerSetup {
   codec: CodecName;
   /** dump level bit 1: all-zero pages share one descriptor */
   excludeZero: boolean;
+  /** take pages from a mapping of the input where it can be mapped (not with --non-mmap) */
+  mapInput?: boolean;
 }
 
 /** Per-thread state: the open input, a translator with its own cache, a scanner, a codec. */
@@ -52,7 +54,7 @@ export function createWorkerContext(setup: WorkerSetup, mem?: DumpInput): Worker
     mem: m,
     scanner,
     codec: withRepeatCache(createCodec(setup.codec), setup.pageSize),
-    reader: new PageReader(m, setup.pageSize),
+    reader: new PageReader(m, setup.pageSize, { map: setup.mapInput ?? false }),
     close: () => own?.close(),
   };
 }

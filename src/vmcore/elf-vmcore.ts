@@ -78,6 +78,10 @@ export class ElfVmcore implements PhysicalMemory {
     return this.map.fileOffset(pa);
   }
 
+  get direct(): { fd: number; map: FileMap } {
+    return { fd: this.fd, map: this.map };
+  }
+
   read(pa: number, buf: Uint8Array, off: number, len: number): boolean {
     if (!this.isCovered(pa, len)) return false;
     const m = this.map;

@@ -22,6 +22,11 @@ export interface PhysicalMemory {
    * zero. Returns false when no load covers any byte of the range (nothing to read).
    */
   read(pa: number, buf: Uint8Array, off: number, len: number): boolean;
+  /**
+   * Set when pages sit in the input file as they are, so that they can be taken from it
+   * directly (through a mapping) instead of read: the file and where each range is in it.
+   */
+  readonly direct?: { fd: number; map: FileMap };
 }
 
 /**

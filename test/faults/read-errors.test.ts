@@ -17,6 +17,8 @@ import { verifyPagesAgainstVmcore } from '../helpers/compare';
 import { libkdumpfileSample, sparseCopy, synthVmcore } from '../helpers/faults';
 import { scratchDir } from '../helpers/fixtures';
 import { KdumpVmcore } from '../../src/vmcore/kdump-vmcore';
+import { ElfVmcore } from '../../src/vmcore/elf-vmcore';
+import { NATIVE_RAW, nativePages } from '../../src/codec/native-pages';
 
 /** Physical memory whose reads throw in [badFrom, badTo) and read 0x5a elsewhere. */
 function throwingMemory(badFrom: number, badTo: number): PhysicalMemory {
@@ -79,6 +81,40 @@ describe('read errors: unreadable input is kept out, the rest is dumped, the dum
     expect(c.lost).to.equal(unread);
     expect(c.pages).to.be.greaterThan(unread / 4);
     libkdumpfileSample(out, clean);
+  });
+
+  it('the mapped page loop: a page the file no longer holds (SIGBUS) is "not read", the rest are stored, the process goes on', function () {
+    const native = nativePages();
+    // CI builds the addon (.ci/run); without it there is no mapping to test
+    if (!native) this.skip();
+    const input = path.join(dir, 'mapped.vmcore');
+    sparseCopy(clean, input);
+    const mem = ElfVmcore.open(input);
+    try {
+      const reader = new PageReader(mem, 4096, { map: true });
+      expect(reader.mapped, 'an ELF vmcore on disk is read through a mapping').to.not.equal(undefined);
+      // four pages from the file's first quarter, four from its second half
+      const size = fs.statSync(input).size;
+      const cut = Math.floor(size / 2 / 4096) * 4096;
+      const early = Math.floor(size / 4 / 4096) * 4096;
+      const offs = Float64Array.of(early, early + 4096, early + 8192, early + 12288, cut, cut + 4096, size - 8192, size - 4096);
+      const before = Buffer.alloc(4 * 4096);
+      fs.readSync(mem.direct.fd, before, 0, before.length, early);
+      fs.truncateSync(input, cut);
+      const dst = new ArrayBuffer(offs.length * 4096);
+      const sizes = new Int32Array(offs.length);
+      const flags = new Uint8Array(offs.length);
+      const n = native!.compressMapped(NATIVE_RAW, reader.mapped!, reader.buf, offs, 0, offs.length, 4096, false, dst, 0, sizes, flags, 0);
+      expect(Array.from(sizes)).to.deep.equal([4096, 4096, 4096, 4096, -1, -1, -1, -1]);
+      expect(n).to.equal(4 * 4096);
+      expect(Buffer.from(dst, 0, n).equals(before)).to.equal(true);
+      // the guard is left in order: the next call maps and reads as before
+      const again = native!.compressMapped(NATIVE_RAW, reader.mapped!, reader.buf, offs, 0, 2, 4096, false, dst, 0, sizes, flags, 0);
+      expect(again).to.equal(2 * 4096);
+      expect(Buffer.from(dst, 0, again).equals(before.subarray(0, 2 * 4096))).to.equal(true);
+    } finally {
+      mem.close();
+    }
   });
 
   it('the page reader: a run whose read throws gives "not read" for its pages, the other runs are read', function () {

@@ -1,6 +1,6 @@
 // Issue 4: the output does not depend on tuning. Any --num-threads and --cyclic-buffer
-// (and a bitmap cache too small to hold anything, which forces the second mem_map scan)
-// give the same bytes; mem_map is read once unless the cache overflows.
+// (and a bitmap cache too small to hold anything, which forces the second mem_map scan,
+// and --non-mmap, which reads pages instead of mapping them) give the same bytes; mem_map is read once unless the cache overflows.
 import { expect } from 'chai';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -51,6 +51,7 @@ describe('real-1g: same output for every --num-threads and --cyclic-buffer', fun
         ['16 KiB cyclic buffer, 3 threads', ['--cyclic-buffer', '16', '--num-threads', '3'], ONE_PASS],
         ['no bitmap cache: every cycle scanned twice', ['--cyclic-buffer', '4', '--bitmap-cache', '0', '--num-threads', '2'], 2 * ONE_PASS],
         ['JavaScript page loop instead of the native one (CYCLODUMP_NO_NATIVE=1)', ['--num-threads', '2'], ONE_PASS],
+        ['--non-mmap: pages read with pread, not taken from a mapping', ['--non-mmap', '--num-threads', '2'], ONE_PASS],
       ];
       for (const [name, args, memMapBytes] of tunings) {
         it(`${name}: byte-identical to makedumpfile -l, mem_map read ${memMapBytes / ONE_PASS}x`, function () {
