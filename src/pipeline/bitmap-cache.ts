@@ -1,5 +1,8 @@
-// Finished 2nd-bitmap cycles kept between pass 1 (count) and pass 2 (write), lz4-compressed
-// in memory within a fixed budget, so that mem_map is scanned once. Bitmaps of real memory
+// Finished 2nd-bitmap cycles kept between pass 1 (count) and pass 2 (write), so that
+// mem_map is scanned once. Written to a dump file, each cycle goes straight to its final
+// place in the file's 2nd bitmap and is read back from there: no memory at all, whatever
+// the bitmap looks like. Otherwise (a stream on stdout, ELF output, --split, --dry-run)
+// cycles are kept lz4-compressed in memory within a fixed budget: bitmaps of real memory
 // are long runs of 0x00 and 0xff and shrink by orders of magnitude; a cycle that does not
 // fit the budget is rescanned in pass 2, as makedumpfile rescans every cycle.
 
@@ -18,11 +21,20 @@ function lib(): Lz4 {
 }
 
 interface Slot {
-  /** in memory, or at `fileOffset` of the spill file */
+  /** in memory, or at `fileOffset` of the spill file, or as it is at `fileOffset` of the output */
   data?: Buffer;
+  inOutput?: boolean;
   fileOffset: number;
   packedLen: number;
   len: number;
+}
+
+/** The dump file's 2nd bitmap, where cycles are stored as they will stay. */
+export interface OutputBitmapStore {
+  write(buf: Uint8Array, pos: number): void;
+  read(buf: Uint8Array, pos: number): void;
+  /** file offset of the cycle's first bitmap byte */
+  offsetOf(cycle: number): number;
 }
 
 export class BitmapCache {
@@ -39,9 +51,37 @@ export class BitmapCache {
    */
   constructor(readonly budgetBytes: number, private readonly spillDir?: string) {}
 
+  private output?: OutputBitmapStore;
+  /** set when a write to the output failed: later cycles go to memory */
+  private outputFull = false;
+  /** set once a cycle was written to the output */
+  private wroteOutput = false;
+
+  /** From now on, cycles are stored in the dump file's 2nd bitmap (see the top of this file). */
+  useOutput(store: OutputBitmapStore): void {
+    this.output = store;
+  }
+
+  /** Whether any cycle lives in the output file (its 2nd bitmap is then ahead of pass 2). */
+  get usesOutput(): boolean {
+    return this.wroteOutput;
+  }
+
   /** Stores a copy of `bm` (replacing the cycle's earlier one); false when it could not be kept. */
   put(cycle: number, bm: Uint8Array): boolean {
     this.drop(cycle);
+    if (this.output && !this.outputFull) {
+      const at = this.output.offsetOf(cycle);
+      try {
+        this.output.write(bm, at);
+        this.slots.set(cycle, { inOutput: true, fileOffset: at, packedLen: bm.length, len: bm.length });
+        this.wroteOutput = true;
+        return true;
+      } catch {
+        // a full disk: memory from here on; pass 2 will meet the same disk and say so
+        this.outputFull = true;
+      }
+    }
     const src = Buffer.from(bm.buffer, bm.byteOffset, bm.length);
     // a small machine's bitmap is not worth loading lz4 for
     const packed = src.length <= RAW_BELOW ? Buffer.from(src) : lib().compressSync(src);
@@ -74,6 +114,10 @@ export class BitmapCache {
 
   /** Restores slot s into into[0, s.len). */
   private unpackInto(s: Slot, into: Uint8Array): void {
+    if (s.inOutput) {
+      this.output!.read(into.subarray(0, s.len), s.fileOffset);
+      return;
+    }
     let packed = s.data;
     if (!packed) {
       packed = Buffer.alloc(s.packedLen);

@@ -13,7 +13,7 @@ import type { ElfWriter } from './elf-output';
 import { KdumpWriter } from './kdump-output';
 import { DumpJob, DumpOptions, closeJob, prepareDump } from './prepare';
 import { DumpReport, buildReport } from './report';
-import { scanPass } from './scan-pass';
+import { cycleBounds, scanPass } from './scan-pass';
 
 export interface RunOptions extends DumpOptions {
   /** the dump file; absent with -F (stdout) and --dry-run */
@@ -76,6 +76,23 @@ export function repairShortWrites(sink: DumpSink, g: KdumpGeometry, numDumpable:
   return repaired;
 }
 
+/**
+ * When pass 1 kept the 2nd bitmap in the file, the cycles pass 2 never reached still have
+ * their bits set, with no descriptor written for them. They are cleared, so that an
+ * unfinished file says what it always said: those pages are not in the dump.
+ */
+export function clearUnwrittenBitmap2(job: DumpJob, sink: DumpSink, writer: KdumpWriter): void {
+  if (!job.cache.usesOutput) return;
+  const from = writer.g.offsetBitmap2 + (writer.bitmapCycles < job.numCycles ? cycleBounds(job, writer.bitmapCycles).start / 8 : writer.g.bitmapLen);
+  const end = writer.g.offsetBitmap2 + writer.g.bitmapLen;
+  const zeros = new Uint8Array(Math.min(end - from, 1 << 20));
+  try {
+    for (let pos = from; pos < end; pos += zeros.length) sink.write(zeros.subarray(0, Math.min(zeros.length, end - pos)), pos);
+  } catch {
+    // the blocks are taken already; a failure here leaves bits readers find no descriptor for
+  }
+}
+
 function openSink(opts: RunOptions): DumpSink {
   if (opts.dryRun) return new NullSink();
   if (opts.flatten) {
@@ -103,6 +120,19 @@ export async function runDump(opts: RunOptions, msgs: Messages): Promise<DumpOut
   let unregister = (): void => {};
   try {
     sink = openSink(opts);
+    const out0 = sink;
+    if (!opts.elf) {
+      kdump = new KdumpWriter(job, sink, { extraStatus: opts.extraStatus });
+      // a dump file keeps pass 1's 2nd bitmap in its final place: no memory, no rescan
+      if (sink instanceof FileSink && job.cache.budgetBytes > 0) {
+        const g = kdump.g;
+        job.cache.useOutput({
+          write: (b, pos) => out0.write(b, pos),
+          read: (b, pos) => out0.readBack!(b, pos),
+          offsetOf: (c) => g.offsetBitmap2 + cycleBounds(job, c).start / 8,
+        });
+      }
+    }
     await scanPass(job);
     // a signal during pass 1 ends the run before anything is written
     checkInterrupted();
@@ -115,10 +145,10 @@ export async function runDump(opts: RunOptions, msgs: Messages): Promise<DumpOut
       const r = await elf.write();
       elfExcluded = r.elfExcluded;
     } else {
-      const writer = new KdumpWriter(job, sink, { extraStatus: opts.extraStatus });
-      kdump = writer;
+      const writer = kdump!;
       unregister = onForcedExit(() => {
         repairShortWrites(out, writer.g, job.numDumpable);
+        clearUnwrittenBitmap2(job, out, writer);
         markIncomplete(out);
       });
       writer.writeHeaders();
@@ -156,7 +186,10 @@ export async function runDump(opts: RunOptions, msgs: Messages): Promise<DumpOut
       return { report, error: err };
     }
     // what is on disk is consistent (data before the descriptors pointing at it): flag it
-    if (kdump) repairShortWrites(sink, kdump.g, job.numDumpable);
+    if (kdump) {
+      repairShortWrites(sink, kdump.g, job.numDumpable);
+      clearUnwrittenBitmap2(job, sink, kdump);
+    }
     const marked = opts.elf ? (await import('./elf-output')).markElfIncomplete(sink) : markIncomplete(sink);
     try { sink.close(); } catch { /* the error that brought us here is the one to report */ }
     if (marked) msgs.error(`the dump file ${opts.output} is incomplete (marked so in its header) but readable`);

@@ -86,9 +86,13 @@ export class KdumpWriter {
     }
   }
 
+  /** cycles whose 2nd bitmap pass 2 has written, from the first */
+  bitmapCycles = 0;
+
   /** This file's slice of a cycle's 2nd bitmap (every split file holds the whole bitmap). */
   writeBitmap2(view: Uint8Array, cycleStart: number): void {
     this.sink.write(view, this.g.offsetBitmap2 + cycleStart / 8);
+    this.bitmapCycles++;
   }
 
   /** pfns whose pages go into this file */

@@ -135,7 +135,9 @@ export async function scanPass(job: DumpJob): Promise<void> {
   }
   if (job.opts.excludeVmemmap) excludeVmemmapPages(job, bm);
   job.stats.scanMs = Date.now() - t0;
-  job.msgs.debug(`2nd-bitmap cache: ${job.cache.bytesUsed} bytes for ${job.numCycles} cycles (budget ${job.cache.budgetBytes}, over budget: ${job.cache.dropped})`);
+  job.msgs.debug(job.cache.usesOutput
+    ? `2nd bitmap: ${job.numCycles} cycles kept in the dump file between the passes (memory: ${job.cache.bytesUsed} bytes)`
+    : `2nd-bitmap cache: ${job.cache.bytesUsed} bytes for ${job.numCycles} cycles (budget ${job.cache.budgetBytes}, over budget: ${job.cache.dropped})`);
   job.progress.scanFinished({ ms: job.stats.scanMs, pfns: job.maxMapnr, memMapBytes: job.stats.memMapBytes, dumpable: job.numDumpable });
 }
 

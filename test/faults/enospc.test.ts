@@ -130,6 +130,32 @@ describe('ENOSPC: the run stops cleanly and what it leaves is flagged and correc
     t.close();
   });
 
+  it('-l -d 1 --cyclic-buffer 1, the disk full half way: the cycles pass 2 never reached are not in the 2nd bitmap', function () {
+    // pass 1 writes each cycle's 2nd bitmap into the file; a run that stops must clear the
+    // cycles it did not reach, or readers would take all their pages for lost ones
+    const d = needDisk(this);
+    d.resize(90 * MiB);
+    const out = path.join(d.dir, 'dump');
+    const r = cyclodump(['-l', '-d', '1', '--cyclic-buffer', '1', vmcore, out]);
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.contain('is incomplete (marked so in its header) but readable');
+    const kept = offDisk(out);
+    const c = expectIncompleteKdump(kept, vmcore);
+    // --cyclic-buffer 1: 32768 pfns (one 128 MiB section) per cycle, 8 cycles in real-1g;
+    // only the cycle being written when the disk filled up may hold lost pages
+    expect(c.pages, 'pages kept').to.be.greaterThan(32768);
+    expect(c.lost, 'pages in the bitmap without data').to.be.at.most(32768);
+    const k = KdumpVmcore.open(kept);
+    try {
+      const perCycle = 32768 / 8;
+      const setIn = (cycle: number): boolean => k.bitmap2.subarray(cycle * perCycle, (cycle + 1) * perCycle).some((b) => b !== 0);
+      expect(setIn(0), 'the first cycle is in the bitmap').to.equal(true);
+      expect(setIn(7), 'the last cycle, never reached, is not').to.equal(false);
+    } finally {
+      k.close();
+    }
+  });
+
   it('-L: the same as a full disk, at three sizes', function () {
     for (const [limit, expected] of [['20K', 'deleted'], ['3M', 'incomplete'], ['17M', 'incomplete']] as const) {
       const out = path.join(dir, `limit-${limit}`);

@@ -50,6 +50,9 @@ describe('real-1g: same output for every --num-threads and --cyclic-buffer', fun
         ['1 KiB cyclic buffer (one section per cycle), 2 threads', ['--cyclic-buffer', '1', '--num-threads', '2'], ONE_PASS],
         ['16 KiB cyclic buffer, 3 threads', ['--cyclic-buffer', '16', '--num-threads', '3'], ONE_PASS],
         ['no bitmap cache: every cycle scanned twice', ['--cyclic-buffer', '4', '--bitmap-cache', '0', '--num-threads', '2'], 2 * ONE_PASS],
+        // 8 cycles of 4 KiB of bitmap each would overflow a 1 KiB memory cache; the dump
+        // file holds them instead, so nothing is scanned twice
+        ['1 KiB bitmap cache: the dump file holds the 2nd bitmap between the passes', ['--cyclic-buffer', '4', '--bitmap-cache', '1', '--num-threads', '2'], ONE_PASS],
         ['JavaScript page loop instead of the native one (CYCLODUMP_NO_NATIVE=1)', ['--num-threads', '2'], ONE_PASS],
         ['--non-mmap: pages read with pread, not taken from a mapping', ['--non-mmap', '--num-threads', '2'], ONE_PASS],
       ];
