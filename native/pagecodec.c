@@ -204,6 +204,21 @@ static int batch_fits(const batch_args_t *b, size_t off_len, size_t per_page)
 	    && (size_t)b->dst_pos + (size_t)b->count * (size_t)b->page_size <= b->dst_len;
 }
 
+/* Checks the batch against its arrays and readies the method's state: 1, or 0 with an exception thrown. */
+static int ready_batch(napi_env env, instance_t *in, int32_t method, const batch_args_t *b, size_t off_len, size_t per_page)
+{
+	const char *err;
+	if (!batch_fits(b, off_len, per_page)) {
+		napi_throw_range_error(env, NULL, "pagecodec: buffer too small for the batch");
+		return 0;
+	}
+	if ((err = prepare_method(in, method, b->page_size))) {
+		napi_throw_error(env, NULL, err);
+		return 0;
+	}
+	return 1;
+}
+
 static napi_value compress_pages(napi_env env, napi_callback_info info)
 {
 	size_t argc = 12;
@@ -215,7 +230,6 @@ static napi_value compress_pages(napi_env env, napi_callback_info info)
 	int ok1, ok2;
 	unsigned char *src;
 	uint32_t *offsets;
-	const char *err;
 
 	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	if (argc < 12) {
@@ -230,14 +244,8 @@ static napi_value compress_pages(napi_env env, napi_callback_info info)
 		napi_throw_error(env, NULL, "pagecodec: bad arguments");
 		return NULL;
 	}
-	if (!batch_fits(&b, off_len, 4)) {
-		napi_throw_range_error(env, NULL, "pagecodec: buffer too small for the batch");
+	if (!ready_batch(env, in, method, &b, off_len, 4))
 		return NULL;
-	}
-	if ((err = prepare_method(in, method, b.page_size))) {
-		napi_throw_error(env, NULL, err);
-		return NULL;
-	}
 	for (i = b.first; i < b.first + b.count; i++) {
 		if (offsets[i] == 0xffffffffu) {
 			b.sizes[i] = -1;
@@ -423,14 +431,8 @@ static napi_value compress_mapped(napi_env env, napi_callback_info info)
 		napi_throw_error(env, NULL, "pagecodec: bad arguments");
 		return NULL;
 	}
-	if (!batch_fits(&b, off_len, 8)) {
-		napi_throw_range_error(env, NULL, "pagecodec: buffer too small for the batch");
+	if (!ready_batch(env, in, method, &b, off_len, 8))
 		return NULL;
-	}
-	if ((err = prepare_method(in, method, b.page_size))) {
-		napi_throw_error(env, NULL, err);
-		return NULL;
-	}
 	if (in->page_buf_len < (size_t)b.page_size) {
 		free(in->page_buf);
 		in->page_buf = malloc((size_t)b.page_size);
