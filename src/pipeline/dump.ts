@@ -83,8 +83,8 @@ export function repairShortWrites(sink: DumpSink, g: KdumpGeometry, numDumpable:
  */
 export function clearUnwrittenBitmap2(job: DumpJob, sink: DumpSink, writer: KdumpWriter): void {
   if (!job.cache.usesOutput) return;
-  const from = writer.g.offsetBitmap2 + (writer.bitmapCycles < job.numCycles ? cycleBounds(job, writer.bitmapCycles).start / 8 : writer.g.bitmapLen);
   const end = writer.g.offsetBitmap2 + writer.g.bitmapLen;
+  const from = writer.bitmapCycles < job.numCycles ? writer.bitmap2Offset(cycleBounds(job, writer.bitmapCycles).start) : end;
   const zeros = new Uint8Array(Math.min(end - from, 1 << 20));
   try {
     for (let pos = from; pos < end; pos += zeros.length) sink.write(zeros.subarray(0, Math.min(zeros.length, end - pos)), pos);
@@ -120,16 +120,16 @@ export async function runDump(opts: RunOptions, msgs: Messages): Promise<DumpOut
   let unregister = (): void => {};
   try {
     sink = openSink(opts);
-    const out0 = sink;
+    const out = sink;
     if (!opts.elf) {
-      kdump = new KdumpWriter(job, sink, { extraStatus: opts.extraStatus });
+      const writer = new KdumpWriter(job, sink, { extraStatus: opts.extraStatus });
+      kdump = writer;
       // a dump file keeps pass 1's 2nd bitmap in its final place: no memory, no rescan
-      if (sink instanceof FileSink && job.cache.budgetBytes > 0) {
-        const g = kdump.g;
+      if (out instanceof FileSink && job.cache.budgetBytes > 0) {
         job.cache.useOutput({
-          write: (b, pos) => out0.write(b, pos),
-          read: (b, pos) => out0.readBack!(b, pos),
-          offsetOf: (c) => g.offsetBitmap2 + cycleBounds(job, c).start / 8,
+          write: (b, pos) => out.write(b, pos),
+          read: (b, pos) => out.readBack(b, pos),
+          offsetOf: (c) => writer.bitmap2Offset(cycleBounds(job, c).start),
         });
       }
     }
@@ -137,7 +137,6 @@ export async function runDump(opts: RunOptions, msgs: Messages): Promise<DumpOut
     // a signal during pass 1 ends the run before anything is written
     checkInterrupted();
     started = true;
-    const out = sink;
     if (opts.elf) {
       const { ElfWriter, markElfIncomplete } = await import('./elf-output');
       elf = new ElfWriter(job, sink);

@@ -89,9 +89,14 @@ export class KdumpWriter {
   /** cycles whose 2nd bitmap pass 2 has written, from the first */
   bitmapCycles = 0;
 
+  /** File offset of the 2nd-bitmap byte whose bit 0 is `pfn` (a multiple of 8). */
+  bitmap2Offset(pfn: number): number {
+    return this.g.offsetBitmap2 + pfn / 8;
+  }
+
   /** This file's slice of a cycle's 2nd bitmap (every split file holds the whole bitmap). */
   writeBitmap2(view: Uint8Array, cycleStart: number): void {
-    this.sink.write(view, this.g.offsetBitmap2 + cycleStart / 8);
+    this.sink.write(view, this.bitmap2Offset(cycleStart));
     this.bitmapCycles++;
   }
 
