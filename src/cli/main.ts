@@ -6,6 +6,7 @@ import type { RunOptions } from '../pipeline/dump';
 import { DumpReport, formatReport, reportJson } from '../pipeline/report';
 import { DumpError, EXIT_COMPLETED, EXIT_FAILED, NoSpaceError } from '../util/errors';
 import { DEFAULT_MSG_LEVEL, Messages } from '../util/messages';
+import { sizeWritePool } from '../util/file';
 import { installSignalHandlers } from '../util/interrupt';
 import { openInput } from '../vmcore/open';
 import { helpText } from './help';
@@ -125,6 +126,7 @@ function dumpOptions(cmd: ParsedCommand, level: number): RunOptions {
 
 async function create(cmd: ParsedCommand, msgs: Messages): Promise<number> {
   const levels = cmd.dumpLevels;
+  sizeWritePool(cmd.dumpfiles.length || 1);
   for (let i = 0; i < levels.length; i++) {
     const opts = dumpOptions(cmd, levels[i]);
     if (i > 0) opts.force = true;

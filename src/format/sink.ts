@@ -99,15 +99,13 @@ export class FileSink implements DumpSink {
       return Promise.reject(new NoSpaceError(`${this.name} reached the size limit of ${this.sizeLimit} bytes (-L)`));
     }
     this.bytesWritten += buf.length;
-    // one write at a time per file: writes to one file take its inode lock in turn anyway,
-    // and several in flight only spin on it (a quarter of the writing threads' time on
-    // real-1g -d 1 without a codec); the threads doing the work never wait for this
-    const p = this.tail.then(() => this.writeNow(buf, pos));
-    this.tail = p.catch(() => undefined);
-    return p;
+    // handed to libuv at once, not after the previous write: a write that waits for the
+    // one before it waits for a turn of the main thread's event loop too, and the writing
+    // thread idles meanwhile. Which writes run together is up to libuv's pool, which the
+    // CLI sizes to one thread per output file (sizeWritePool): writes to one file take its
+    // inode lock in turn anyway. Nothing here depends on the order they run in.
+    return this.writeNow(buf, pos);
   }
-
-  private tail: Promise<void> = Promise.resolve();
 
   private writeNow(buf: Uint8Array, pos: number): Promise<void> {
     return new Promise((resolve, reject) => {

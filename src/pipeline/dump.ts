@@ -146,6 +146,7 @@ export async function runDump(opts: RunOptions, msgs: Messages): Promise<DumpOut
     } else {
       const writer = kdump!;
       unregister = onForcedExit(() => {
+        writer.flushWrittenDescriptorsSync();
         repairShortWrites(out, writer.g, job.numDumpable);
         clearUnwrittenBitmap2(job, out, writer);
         markIncomplete(out);

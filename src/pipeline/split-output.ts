@@ -103,6 +103,7 @@ export async function runSplitDump(opts: SplitOptions, msgs: Messages): Promise<
     parts = writers;
     unregister = onForcedExit(() => {
       for (let i = 0; i < sinks.length; i++) {
+        writers[i].flushWrittenDescriptorsSync();
         repairShortWrites(sinks[i], writers[i].g, job.numDumpable);
         markIncomplete(sinks[i]);
       }
