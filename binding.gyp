@@ -5,6 +5,7 @@
       "sources": [
         "native/pagecodec.c",
         "native/page-deflate.c",
+        "native/pagescan.c",
         "<!(node -p \"require('path').relative(process.cwd(), require('path').join(require('path').dirname(require.resolve('lzo/package.json')), 'lib', 'minilzo209', 'minilzo.c'))\")"
       ],
       "include_dirs": [

@@ -23,6 +23,8 @@
  *   all in the file: a range that ends mid-page reads as zero beyond its end).
  *   A page the file no longer holds (it shrank, or /proc/vmcore could not read the old
  *   memory) raises SIGBUS on access; that page is recorded as unreadable (-1).
+ *
+ * classifyChunk(...): the struct-page decision table, in pagescan.c, exported here.
  */
 #include <node_api.h>
 #include <malloc.h>
@@ -495,6 +497,9 @@ static napi_value compress_mapped(napi_env env, napi_callback_info info)
 	return result;
 }
 
+/* native/pagescan.c: the struct-page decision table */
+napi_value classify_chunk(napi_env env, napi_callback_info info);
+
 static int export_function(napi_env env, napi_value exports, const char *name, napi_callback cb)
 {
 	napi_value fn;
@@ -531,7 +536,8 @@ NAPI_MODULE_INIT()
 		return NULL;
 	if (!export_function(env, exports, "compressPages", compress_pages)
 	    || !export_function(env, exports, "mapInput", map_input)
-	    || !export_function(env, exports, "compressMapped", compress_mapped))
+	    || !export_function(env, exports, "compressMapped", compress_mapped)
+	    || !export_function(env, exports, "classifyChunk", classify_chunk))
 		return NULL;
 	return exports;
 }

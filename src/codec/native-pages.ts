@@ -3,7 +3,7 @@
 // pages in one call. When it is not built, the JavaScript loop with the npm bindings and
 // Node's zlib does the same work, more slowly (its zlib streams differ in bytes, not in
 // the pages they hold).
-import * as path from 'path';
+import { nativeAddon } from '../util/native-addon';
 
 export interface NativePages {
   /** see native/pagecodec.c; returns the new dstPos */
@@ -27,21 +27,6 @@ export const NATIVE_RAW = 0;
 export const NATIVE_LZO = 1;
 export const NATIVE_ZLIB = 2;
 
-let loaded: NativePages | null | undefined;
-
 export function nativePages(): NativePages | undefined {
-  if (loaded === undefined) {
-    if (process.env.CYCLODUMP_NO_NATIVE) {
-      loaded = null;
-    } else {
-      try {
-        // dist/src/codec -> repository root
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        loaded = require(path.resolve(__dirname, '../../../build/Release/pagecodec.node')) as NativePages;
-      } catch {
-        loaded = null;
-      }
-    }
-  }
-  return loaded ?? undefined;
+  return nativeAddon() as NativePages | undefined;
 }

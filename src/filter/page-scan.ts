@@ -14,6 +14,7 @@ import {
   DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXCLUDE_USER_DATA,
 } from './dump-level';
 import { clearBits } from './bitmap';
+import { nativeScan } from './native-scan';
 import type { PfnRange } from './pfn-ranges';
 
 /** makedumpfile reads struct pages in groups of 512 (PGMM_CACHED); the "next page" of
@@ -125,6 +126,30 @@ interface Rules {
   freeAreaLength: number;
 }
 
+/**
+ * The rules' fields in the order native/pagescan.c reads them (its R_* enum): the C table
+ * gets them as one Int32Array, booleans as 0/1, u32 values wrapped to int32.
+ */
+const RULE_FIELDS = [
+  'wordsPerPage', 'sizePage', 'wFlags', 'wMapping', 'wMapcount', 'wPrivate', 'wHead',
+  'orderKind', 'orderOffset', 'orderWidth', 'headLo', 'headHi',
+  'pgLru', 'pgPrivate', 'pgSwapcache', 'pgSwapbacked', 'pgHwpoison',
+  'exclFree', 'exclCache', 'exclCachePri', 'exclUser', 'topByte',
+  'hasBuddyType', 'buddyValue', 'pgBuddy', 'hasOffline', 'offlineValue',
+  'hasUnaccepted', 'unacceptedValue',
+  'hugeKind', 'hugeValue', 'hugeBit', 'hugeOffset', 'hugeWidth', 'hugePtrLo', 'hugePtrHi',
+  'slabKind', 'slabValue', 'slabBit', 'freeAreaLength',
+] as const satisfies readonly (keyof Rules)[];
+// every field of Rules is in the list (a compile error otherwise)
+const allRuleFields: Exclude<keyof Rules, typeof RULE_FIELDS[number]> extends never ? true : never = true;
+void allRuleFields;
+
+function rulesArray(R: Rules): Int32Array {
+  const a = new Int32Array(RULE_FIELDS.length);
+  RULE_FIELDS.forEach((k, i) => { a[i] = Number(R[k]) | 0; });
+  return a;
+}
+
 function rulesOf(L: PageLayout, level: number): Rules {
   const h = L.hugetlb;
   return {
@@ -193,6 +218,9 @@ function hasType(topByte: boolean, pt: number): boolean {
  *
  * On 6.1 this is makedumpfile 1.7.2's table exactly: slab and typed pages are never taken
  * for cache or user data, which on 6.1 they cannot be anyway.
+ *
+ * native/pagescan.c is this function in C, used where the addon is built; a change here
+ * is made there too (test/filter/native-scan compares the two on the real fixtures).
  */
 function classifyChunk(R: Rules, u8: Uint8Array, u32: Uint32Array, valid: Uint8Array,
   n: number, firstPfn: number, codes: Uint8Array, orders: Uint8Array): number {
@@ -289,14 +317,37 @@ export class PageScanner {
   private readonly codes = new Uint8Array(CHUNK_PFNS);
   private readonly orders = new Uint8Array(CHUNK_PFNS);
   private readonly rules: Rules;
+  /** the rules for the C table, while it is used */
+  private nativeRules?: Int32Array;
 
   constructor(private readonly setup: ScanSetup, private readonly tr: X86_64Translator,
     /** the input's 1st bitmap, when setup.inSegs is undefined */
-    private readonly present?: Uint8Array) {
+    private readonly present?: Uint8Array,
+    /** false: the JavaScript table even where the C one is built (tests compare the two) */
+    useNative = true) {
     this.buf = new ArrayBuffer(CHUNK_PFNS * setup.layout.sizePage);
     this.u8 = new Uint8Array(this.buf);
     this.u32 = new Uint32Array(this.buf);
     this.rules = rulesOf(setup.layout, setup.dumpLevel);
+    if (useNative && nativeScan()) this.nativeRules = rulesArray(this.rules);
+  }
+
+  /** which decision table this scanner runs */
+  get table(): 'native' | 'javascript' {
+    return this.nativeRules ? 'native' : 'javascript';
+  }
+
+  private classify(n: number, firstPfn: number): number {
+    if (this.nativeRules) {
+      try {
+        return nativeScan()!.classifyChunk(this.nativeRules, this.u8, this.valid, n, firstPfn, this.codes, this.orders);
+      } catch {
+        // a layout whose fields the C table will not read (outside a struct page): the
+        // JavaScript table decides from here on
+        this.nativeRules = undefined;
+      }
+    }
+    return classifyChunk(this.rules, this.u8, this.u32, this.valid, n, firstPfn, this.codes, this.orders);
   }
 
   /**
@@ -369,7 +420,7 @@ export class PageScanner {
   private loadChunk(r: MemMapRange, from: number, to: number, result: ScanResult): void {
     result.unreadablePfns += this.readChunk(r, from, to);
     result.memMapBytes += (to - from) * this.setup.layout.sizePage;
-    const bad = classifyChunk(this.rules, this.u8, this.u32, this.valid, to - from, from, this.codes, this.orders);
+    const bad = this.classify(to - from, from);
     if (bad >= 0 && result.badOrderPfns.length < 16) result.badOrderPfns.push(bad);
   }
 

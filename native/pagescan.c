@@ -1,0 +1,251 @@
+/*
+ * The struct-page decision table in C: the same verdicts as classifyChunk in
+ * src/filter/page-scan.ts, which stays the reference (and runs where this addon is not
+ * built). A test compares the two on every struct page of the real fixtures. In
+ * JavaScript the table runs interpreted until the JIT has seen enough of it, which on a
+ * small machine is most of the scan.
+ *
+ * classifyChunk(rules, structPages, valid, n, firstPfn, codes, orders) -> first pfn with
+ * an out-of-range buddy order, or -1
+ *   rules: Int32Array, the fields of RULE_FIELDS in page-scan.ts, in that order (the R_* enum)
+ *   structPages: the n struct pages read for pfns [firstPfn, firstPfn + n)
+ *   valid[i]: 0 when struct page i could not be read
+ *   codes[i] := 0 keep, 1 compound tail, 2 + counter excluded; orders[i] := block order
+ */
+#include <node_api.h>
+#include <stdint.h>
+#include <string.h>
+
+/* the order of RULE_FIELDS in src/filter/page-scan.ts */
+enum {
+	R_WORDS_PER_PAGE, R_SIZE_PAGE, R_W_FLAGS, R_W_MAPPING, R_W_MAPCOUNT, R_W_PRIVATE, R_W_HEAD,
+	R_ORDER_KIND, R_ORDER_OFFSET, R_ORDER_WIDTH, R_HEAD_LO, R_HEAD_HI,
+	R_PG_LRU, R_PG_PRIVATE, R_PG_SWAPCACHE, R_PG_SWAPBACKED, R_PG_HWPOISON,
+	R_EXCL_FREE, R_EXCL_CACHE, R_EXCL_CACHE_PRI, R_EXCL_USER, R_TOP_BYTE,
+	R_HAS_BUDDY_TYPE, R_BUDDY_VALUE, R_PG_BUDDY, R_HAS_OFFLINE, R_OFFLINE_VALUE,
+	R_HAS_UNACCEPTED, R_UNACCEPTED_VALUE,
+	R_HUGE_KIND, R_HUGE_VALUE, R_HUGE_BIT, R_HUGE_OFFSET, R_HUGE_WIDTH, R_HUGE_PTR_LO, R_HUGE_PTR_HI,
+	R_SLAB_KIND, R_SLAB_VALUE, R_SLAB_BIT, R_FREE_AREA_LENGTH,
+	R_COUNT
+};
+
+/* counters of src/filter/dump-level.ts */
+#define C_CACHE 1
+#define C_CACHE_PRIVATE 2
+#define C_USER 3
+#define C_FREE 4
+#define C_HWPOISON 5
+#define C_OFFLINE 6
+
+#define KEEP 0
+#define TAIL 1
+#define EXCLUDE_BASE 2
+
+/* makedumpfile's test_bit: the bit number taken mod 32 on the low word; bit 31 sign-extends */
+static int test_bit(uint32_t lo, uint32_t hi, int32_t nr)
+{
+	int n = nr & 31;
+	if (n == 31)
+		return (lo & 0x80000000u) != 0 || hi != 0;
+	return (lo >> n) & 1;
+}
+
+/* (1UL << nr) on the 64-bit word; shift counts wrap as JavaScript's do */
+static int test_bit64(uint32_t lo, uint32_t hi, int32_t nr)
+{
+	return nr < 32 ? (lo >> (nr & 31)) & 1 : (hi >> ((nr - 32) & 31)) & 1;
+}
+
+static int is_type(int top_byte, uint32_t pt, uint32_t value)
+{
+	return top_byte ? (pt >> 24) == (value >> 24) : pt == value;
+}
+
+static int has_type(int top_byte, uint32_t pt)
+{
+	if (top_byte) {
+		uint32_t t = pt >> 24;
+		return t >= 0xf0 && t <= 0xfe;
+	}
+	return (int32_t)pt < -128;
+}
+
+static uint32_t word(const unsigned char *p, int64_t byte_off)
+{
+	uint32_t w;
+	memcpy(&w, p + byte_off, 4);
+	return w;
+}
+
+static double classify(const int32_t *R, const unsigned char *sp, const uint8_t *valid, int32_t n,
+		       double first_pfn, uint8_t *codes, uint8_t *orders)
+{
+	const int64_t size_page = R[R_SIZE_PAGE];
+	const int top = R[R_TOP_BYTE];
+	double bad_order = -1;
+	int32_t idx;
+	for (idx = 0; idx < n; idx++) {
+		const unsigned char *pg = sp + (int64_t)idx * size_page;
+		uint64_t pfn = (uint64_t)first_pfn + (uint64_t)idx;
+		uint32_t flags_lo, flags_hi, pt;
+		uint32_t order = 0;
+		int huge, slab, kernel_typed, anon, cache, priv, code;
+		orders[idx] = 0;
+		if (!valid[idx]) {
+			codes[idx] = KEEP;
+			continue;
+		}
+		if (R[R_W_HEAD] >= 0 && (word(pg, 4 * (int64_t)R[R_W_HEAD]) & 1)) {
+			codes[idx] = TAIL;
+			continue;
+		}
+		flags_lo = word(pg, 4 * (int64_t)R[R_W_FLAGS]);
+		flags_hi = word(pg, 4 * (int64_t)R[R_W_FLAGS] + 4);
+		pt = R[R_W_MAPCOUNT] >= 0 ? word(pg, 4 * (int64_t)R[R_W_MAPCOUNT]) : 0xffffffffu;
+		huge = R[R_HUGE_KIND] == 1 && is_type(top, pt, (uint32_t)R[R_HUGE_VALUE]);
+		if ((pfn & 511) != 511 && ((flags_lo & (uint32_t)R[R_HEAD_LO]) || (flags_hi & (uint32_t)R[R_HEAD_HI]))
+		    && idx + 1 < n && valid[idx + 1]) {
+			const unsigned char *next = pg + size_page;
+			if (R[R_ORDER_KIND] == 1) {
+				order = next[R[R_ORDER_OFFSET]];
+				if (R[R_ORDER_WIDTH] != 1)
+					order |= (uint32_t)next[R[R_ORDER_OFFSET] + 1] << 8;
+			} else if (R[R_ORDER_KIND] == 2) {
+				order = word(next, 4 * (int64_t)R[R_W_FLAGS]) & 0xff;
+			}
+			if (order >= 64 || (pfn & ((UINT64_C(1) << order) - 1)) != 0)
+				order = 0;
+			if (R[R_HUGE_KIND] == 3) {
+				uint32_t d = next[R[R_HUGE_OFFSET]];
+				if (R[R_HUGE_WIDTH] != 1)
+					d |= (uint32_t)next[R[R_HUGE_OFFSET] + 1] << 8;
+				huge = d == (uint32_t)R[R_HUGE_VALUE];
+			} else if (R[R_HUGE_KIND] == 4) {
+				/* word-aligned like the JavaScript table's Uint32Array reads */
+				int64_t at = 4 * (int64_t)(R[R_HUGE_OFFSET] >> 2);
+				huge = word(next, at) == (uint32_t)R[R_HUGE_PTR_LO] && word(next, at + 4) == (uint32_t)R[R_HUGE_PTR_HI];
+			} else if (R[R_HUGE_KIND] == 2) {
+				huge = test_bit64(word(next, 4 * (int64_t)R[R_W_FLAGS]), word(next, 4 * (int64_t)R[R_W_FLAGS] + 4),
+						  R[R_HUGE_BIT]) && (order == 9 || order == 18);
+			}
+		} else if (R[R_HUGE_KIND] != 1) {
+			huge = 0;
+		}
+		slab = R[R_SLAB_KIND] == 1 ? is_type(top, pt, (uint32_t)R[R_SLAB_VALUE])
+		     : R[R_SLAB_KIND] == 2 ? test_bit64(flags_lo, flags_hi, R[R_SLAB_BIT]) : 0;
+		if (R[R_EXCL_FREE] && (R[R_HAS_BUDDY_TYPE] ? (!slab && is_type(top, pt, (uint32_t)R[R_BUDDY_VALUE]))
+						      : test_bit64(flags_lo, flags_hi, R[R_PG_BUDDY]))) {
+			uint32_t priv_lo = word(pg, 4 * (int64_t)R[R_W_PRIVATE]);
+			uint32_t priv_hi = word(pg, 4 * (int64_t)R[R_W_PRIVATE] + 4);
+			if (priv_hi != 0 || priv_lo >= (uint32_t)R[R_FREE_AREA_LENGTH]) {
+				if (bad_order < 0)
+					bad_order = (double)pfn;
+				codes[idx] = KEEP;
+				continue;
+			}
+			codes[idx] = EXCLUDE_BASE + C_FREE;
+			orders[idx] = (uint8_t)priv_lo;
+			continue;
+		}
+		if (R[R_EXCL_FREE] && R[R_HAS_UNACCEPTED] && is_type(top, pt, (uint32_t)R[R_UNACCEPTED_VALUE])) {
+			codes[idx] = EXCLUDE_BASE + C_FREE;
+			orders[idx] = (uint8_t)(R[R_FREE_AREA_LENGTH] - 1);
+			continue;
+		}
+		kernel_typed = slab || (!huge && has_type(top, pt)
+			&& !(R[R_HAS_OFFLINE] && is_type(top, pt, (uint32_t)R[R_OFFLINE_VALUE]))
+			&& !(R[R_HAS_BUDDY_TYPE] && is_type(top, pt, (uint32_t)R[R_BUDDY_VALUE]))
+			&& !(R[R_HAS_UNACCEPTED] && is_type(top, pt, (uint32_t)R[R_UNACCEPTED_VALUE])));
+		anon = !kernel_typed && (word(pg, 4 * (int64_t)R[R_W_MAPPING]) & 1);
+		cache = !kernel_typed && (test_bit(flags_lo, flags_hi, R[R_PG_LRU])
+			|| ((R[R_PG_SWAPBACKED] < 0 || test_bit(flags_lo, flags_hi, R[R_PG_SWAPBACKED]))
+			    && test_bit(flags_lo, flags_hi, R[R_PG_SWAPCACHE])));
+		priv = test_bit(flags_lo, flags_hi, R[R_PG_PRIVATE]);
+		code = KEEP;
+		if (R[R_EXCL_CACHE] && cache && !priv && !anon)
+			code = EXCLUDE_BASE + C_CACHE;
+		else if (R[R_EXCL_CACHE_PRI] && cache && !anon)
+			code = EXCLUDE_BASE + (priv ? C_CACHE_PRIVATE : C_CACHE);
+		else if (R[R_EXCL_USER] && (anon || huge))
+			code = EXCLUDE_BASE + C_USER;
+		else if (R[R_PG_HWPOISON] >= 0 && test_bit(flags_lo, flags_hi, R[R_PG_HWPOISON]))
+			code = EXCLUDE_BASE + C_HWPOISON;
+		else if (R[R_HAS_OFFLINE] && !slab && is_type(top, pt, (uint32_t)R[R_OFFLINE_VALUE]))
+			code = EXCLUDE_BASE + C_OFFLINE;
+		codes[idx] = (uint8_t)code;
+		orders[idx] = (uint8_t)order;
+	}
+	return bad_order;
+}
+
+/* Whether every field the table reads lies within one struct page (then a page's reads stay in the buffer). */
+static int fields_fit(const int32_t *R)
+{
+	const int64_t sz = R[R_SIZE_PAGE];
+	int64_t words[] = { R[R_W_FLAGS] + 1, R[R_W_MAPPING], R[R_W_MAPCOUNT], R[R_W_PRIVATE] + 1, R[R_W_HEAD] };
+	size_t i;
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (words[i] >= 0 && 4 * words[i] + 4 > sz)
+			return 0;
+	if (R[R_W_FLAGS] < 0 || R[R_W_MAPPING] < 0)
+		return 0;
+	if (R[R_EXCL_FREE] && R[R_W_PRIVATE] < 0)
+		return 0;
+	if (R[R_ORDER_KIND] == 1 && (R[R_ORDER_OFFSET] < 0 || R[R_ORDER_OFFSET] + (R[R_ORDER_WIDTH] == 1 ? 1 : 2) > sz))
+		return 0;
+	if (R[R_HUGE_KIND] == 3 && (R[R_HUGE_OFFSET] < 0 || R[R_HUGE_OFFSET] + (R[R_HUGE_WIDTH] == 1 ? 1 : 2) > sz))
+		return 0;
+	if (R[R_HUGE_KIND] == 4 && (R[R_HUGE_OFFSET] < 0 || 4 * (int64_t)(R[R_HUGE_OFFSET] >> 2) + 8 > sz))
+		return 0;
+	return 1;
+}
+
+static void *typed(napi_env env, napi_value v, size_t *len)
+{
+	napi_typedarray_type type;
+	size_t length, offset;
+	void *data;
+	napi_value ab;
+	if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok)
+		return NULL;
+	*len = length;
+	return data;
+}
+
+/* exported by pagecodec.c's module init */
+napi_value classify_chunk(napi_env env, napi_callback_info info)
+{
+	size_t argc = 7, rules_len = 0, sp_len = 0, valid_len = 0, codes_len = 0, orders_len = 0;
+	napi_value argv[7], result;
+	const int32_t *rules;
+	const unsigned char *sp;
+	const uint8_t *valid;
+	uint8_t *codes, *orders;
+	int32_t n;
+	double first_pfn;
+
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 7)
+		goto bad;
+	rules = typed(env, argv[0], &rules_len);
+	sp = typed(env, argv[1], &sp_len);
+	valid = typed(env, argv[2], &valid_len);
+	codes = typed(env, argv[5], &codes_len);
+	orders = typed(env, argv[6], &orders_len);
+	if (!rules || !sp || !valid || !codes || !orders || rules_len != R_COUNT
+	    || napi_get_value_int32(env, argv[3], &n) != napi_ok
+	    || napi_get_value_double(env, argv[4], &first_pfn) != napi_ok)
+		goto bad;
+	/* every struct page and every field read must lie inside the buffers */
+	if (n < 0 || rules[R_SIZE_PAGE] < 8 || rules[R_SIZE_PAGE] > 4096 || first_pfn < 0
+	    || (size_t)n > valid_len || (size_t)n > codes_len || (size_t)n > orders_len
+	    || (uint64_t)n * (uint64_t)rules[R_SIZE_PAGE] > sp_len
+	    || !fields_fit(rules))
+		goto bad;
+	if (napi_create_double(env, classify(rules, sp, valid, n, first_pfn, codes, orders), &result) != napi_ok)
+		return NULL;
+	return result;
+bad:
+	napi_throw_error(env, NULL, "pagescan: bad arguments");
+	return NULL;
+}
+
