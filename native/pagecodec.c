@@ -24,7 +24,7 @@
  *   A page the file no longer holds (it shrank, or /proc/vmcore could not read the old
  *   memory) raises SIGBUS on access; that page is recorded as unreadable (-1).
  *
- * classifyChunk(...): the struct-page decision table, in pagescan.c, exported here.
+ * classifyChunk(...), applyChunk(...): the struct-page scan's table and loop, in pagescan.c.
  */
 #include <node_api.h>
 #include <malloc.h>
@@ -499,6 +499,7 @@ static napi_value compress_mapped(napi_env env, napi_callback_info info)
 
 /* native/pagescan.c: the struct-page decision table */
 napi_value classify_chunk(napi_env env, napi_callback_info info);
+napi_value apply_chunk(napi_env env, napi_callback_info info);
 
 static int export_function(napi_env env, napi_value exports, const char *name, napi_callback cb)
 {
@@ -537,7 +538,8 @@ NAPI_MODULE_INIT()
 	if (!export_function(env, exports, "compressPages", compress_pages)
 	    || !export_function(env, exports, "mapInput", map_input)
 	    || !export_function(env, exports, "compressMapped", compress_mapped)
-	    || !export_function(env, exports, "classifyChunk", classify_chunk))
+	    || !export_function(env, exports, "classifyChunk", classify_chunk)
+	    || !export_function(env, exports, "applyChunk", apply_chunk))
 		return NULL;
 	return exports;
 }

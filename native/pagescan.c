@@ -249,3 +249,56 @@ bad:
 	return NULL;
 }
 
+
+/*
+ * applyChunk(codes, orders, from, to, bitmap2, bitBase, sliceBits, counts) -> index
+ *   The scan loop of page-scan.ts for chunk indices [from, to), where nothing but the
+ *   verdicts decides: kept pfns are stepped over, single excluded pfns are counted and
+ *   cleared in bitmap2 (bit bitBase + i, when below sliceBits). Stops at the first
+ *   excluded block (order > 0), which the caller handles, and returns its index, or to.
+ */
+napi_value apply_chunk(napi_env env, napi_callback_info info)
+{
+	size_t argc = 8, codes_len = 0, orders_len = 0, bm_len = 0, counts_len = 0;
+	napi_value argv[8], result;
+	const uint8_t *codes, *orders;
+	uint8_t *bm;
+	double *counts;
+	int32_t from, to;
+	double bit_base, slice_bits;
+	int32_t i;
+
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8)
+		goto bad;
+	codes = typed(env, argv[0], &codes_len);
+	orders = typed(env, argv[1], &orders_len);
+	bm = typed(env, argv[4], &bm_len);
+	counts = typed(env, argv[7], &counts_len);
+	if (!codes || !orders || !bm || !counts || counts_len < 7
+	    || napi_get_value_int32(env, argv[2], &from) != napi_ok || napi_get_value_int32(env, argv[3], &to) != napi_ok
+	    || napi_get_value_double(env, argv[5], &bit_base) != napi_ok
+	    || napi_get_value_double(env, argv[6], &slice_bits) != napi_ok)
+		goto bad;
+	if (from < 0 || to < from || (size_t)to > codes_len || (size_t)to > orders_len || bit_base < 0
+	    || slice_bits > (double)bm_len * 8)
+		goto bad;
+	for (i = from; i < to; i++) {
+		double bit;
+		if (codes[i] < EXCLUDE_BASE)
+			continue;
+		if (orders[i] != 0)
+			break;
+		counts[codes[i] - EXCLUDE_BASE] += 1;
+		bit = bit_base + i;
+		if (bit < slice_bits) {
+			uint64_t b = (uint64_t)bit;
+			bm[b >> 3] &= (uint8_t)~(1u << (b & 7));
+		}
+	}
+	if (napi_create_int32(env, i, &result) != napi_ok)
+		return NULL;
+	return result;
+bad:
+	napi_throw_error(env, NULL, "pagescan: bad arguments");
+	return NULL;
+}

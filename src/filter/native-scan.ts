@@ -9,9 +9,17 @@ export interface NativeScan {
    */
   classifyChunk(rules: Int32Array, structPages: Uint8Array, valid: Uint8Array, n: number, firstPfn: number,
     codes: Uint8Array, orders: Uint8Array): number;
+  /**
+   * The scan loop over chunk indices [from, to) where only the verdicts decide: kept pfns
+   * are stepped over, single excluded pfns counted in `counts` and cleared in `bitmap2`
+   * (bit bitBase + index, when below sliceBits). Returns the index of the first excluded
+   * block (order > 0), or `to`.
+   */
+  applyChunk(codes: Uint8Array, orders: Uint8Array, from: number, to: number, bitmap2: Uint8Array, bitBase: number,
+    sliceBits: number, counts: Float64Array): number;
 }
 
 export function nativeScan(): NativeScan | undefined {
   const addon = nativeAddon() as Partial<NativeScan> | undefined;
-  return addon?.classifyChunk ? (addon as NativeScan) : undefined;
+  return addon?.classifyChunk && addon.applyChunk ? (addon as NativeScan) : undefined;
 }

@@ -329,8 +329,11 @@ export class PageScanner {
     this.u8 = new Uint8Array(this.buf);
     this.u32 = new Uint32Array(this.buf);
     this.rules = rulesOf(setup.layout, setup.dumpLevel);
+    this.useNative = useNative;
     if (useNative && nativeScan()) this.nativeRules = rulesArray(this.rules);
   }
+
+  private readonly useNative: boolean;
 
   /** which decision table this scanner runs */
   get table(): 'native' | 'javascript' {
@@ -370,6 +373,8 @@ export class PageScanner {
     // without PT_LOADs (refiltering), every pfn of the input's 1st bitmap is "in a segment"
     const inSegs: PfnRange[] = s.inSegs ?? [[0, maxMapnr]];
     const present = s.inSegs ? undefined : this.present;
+    // the C loop, where nothing but the verdicts decides (no per-pfn callback, no input bitmap)
+    const fast = this.useNative && onExclude === undefined && present === undefined ? nativeScan() : undefined;
 
     for (const r of s.ranges) {
       if (r.pfnEnd <= sliceStart) continue;
@@ -391,6 +396,17 @@ export class PageScanner {
           chunkStart = pfn - ((pfn - rs) % PGMM_CACHED);
           chunkEnd = Math.min(chunkStart + CHUNK_PFNS, re);
           this.loadChunk(r, chunkStart, chunkEnd, result);
+        }
+        if (fast) {
+          // kept and single excluded pfns in C, up to the chunk's or segment's end or the
+          // next excluded block, which the code below handles
+          const stopIdx = Math.min(chunkEnd, inSegs[segIdx][1]) - chunkStart;
+          const next = fast.applyChunk(codes, orders, pfn - chunkStart, stopIdx, bitmap2, chunkStart - sliceStart, sliceBits, counts);
+          if (next >= stopIdx) {
+            pfn = chunkStart + stopIdx - 1;
+            continue;
+          }
+          pfn = chunkStart + next;
         }
         const idx = pfn - chunkStart;
         const code = codes[idx];

@@ -1,6 +1,7 @@
-// The C struct-page decision table (native/pagescan.c) against the JavaScript one
-// (src/filter/page-scan.ts), on every struct page of the real fixtures: the same pfns
-// excluded, for the same reasons, in the same blocks. The dumps themselves are compared
+// The C struct-page decision table and scan loop (native/pagescan.c) against the
+// JavaScript ones (src/filter/page-scan.ts), on every struct page of the real fixtures,
+// slice by slice as pass 1 runs them: the same pfns excluded, for the same reasons, in the
+// same blocks, with the same carries into the next slice. The dumps themselves are compared
 // with makedumpfile elsewhere (real-1g-kdump, linux-6.12); this says both tables agree on
 // every page, so that a machine without the addon dumps the same bytes.
 import { expect } from 'chai';
@@ -13,29 +14,41 @@ import { fixtureVmcore } from '../helpers/fixtures';
 
 interface ScanOutcome {
   bitmap: Uint8Array;
+  /** [start, end, counter] of every exclusion; empty when the scan ran without that callback (the C loop) */
   exclusions: number[];
   counts: number[];
+  carries: string;
   table: string;
 }
 
-describe('the C and JavaScript struct-page tables agree on real mem_maps', function () {
+describe('the C and JavaScript struct-page scans agree on real mem_maps', function () {
   this.timeout(120_000);
 
-  async function scanBoth(fixture: string, dumpLevel: number): Promise<[ScanOutcome, ScanOutcome]> {
+  /** C table and C loop; C table and JavaScript loop (a per-pfn callback needs it); JavaScript table and loop */
+  async function scanThreeWays(fixture: string, dumpLevel: number): Promise<ScanOutcome[]> {
     const quiet = { write: (): boolean => true };
     const job = prepareDump({ input: fixtureVmcore(fixture), dumpLevel, codec: 'none', numThreads: 1, freeMemory: 1 << 30 },
       new Messages(0, quiet, quiet));
     try {
       const setup = job.scanSetup!;
       const t = job.workerSetup.translator!;
-      const run = (useNative: boolean): ScanOutcome => {
+      const run = (useNative: boolean, callback: boolean): ScanOutcome => {
         const scanner = new PageScanner(setup, new X86_64Translator(job.vm, t.rootPa, t.fiveLevel, t.smeMask), undefined, useNative);
         const bitmap = new Uint8Array(Math.ceil(job.maxMapnr / 8)).fill(0xff);
         const exclusions: number[] = [];
-        const r = scanner.scan(0, job.maxMapnr, bitmap, (start, end, counter) => { exclusions.push(start, end, counter); });
-        return { bitmap, exclusions, counts: Array.from(r.counts), table: scanner.table };
+        const counts = new Array<number>(7).fill(0);
+        const carries: string[] = [];
+        // slices as pass 1 cuts them (multiples of 8 pfns, whole sections)
+        for (let s = 0; s < job.maxMapnr; s += job.plan.slicePfns) {
+          const e = Math.min(s + job.plan.slicePfns, job.maxMapnr);
+          const view = bitmap.subarray(s / 8, Math.ceil(e / 8));
+          const r = scanner.scan(s, e, view, callback ? (start, end, counter) => { exclusions.push(start, end, counter); } : undefined);
+          r.counts.forEach((c, i) => { counts[i] += c; });
+          for (const c of r.carries) carries.push(`${e}-${c.end}:${c.counter}`);
+        }
+        return { bitmap, exclusions, counts, carries: carries.join(' '), table: scanner.table };
       };
-      return [run(true), run(false)];
+      return [run(true, false), run(true, true), run(false, true)];
     } finally {
       await closeJob(job);
     }
@@ -43,14 +56,17 @@ describe('the C and JavaScript struct-page tables agree on real mem_maps', funct
 
   for (const fixture of ['real-1g', 'real-6.12-1g']) {
     for (const level of [31, 1]) {
-      it(`${fixture}, -d ${level}: the same exclusions, counts and 2nd bitmap`, async function () {
+      it(`${fixture}, -d ${level}: the same exclusions, counts, carries and 2nd bitmap`, async function () {
         if (process.env.CYCLODUMP_NO_NATIVE) this.skip();
-        const [c, js] = await scanBoth(fixture, level);
+        const [cLoop, c, js] = await scanThreeWays(fixture, level);
         expect(c.table, 'the native addon is not built (npm install builds it)').to.equal('native');
         expect(js.table).to.equal('javascript');
-        expect(c.counts).to.deep.equal(js.counts);
+        for (const [name, o] of [['C table and loop', cLoop], ['C table', c]] as const) {
+          expect(o.counts, name).to.deep.equal(js.counts);
+          expect(o.carries, name).to.equal(js.carries);
+          expect(Buffer.from(o.bitmap).equals(Buffer.from(js.bitmap)), `${name}: 2nd bitmaps differ`).to.equal(true);
+        }
         expect(c.exclusions.length).to.equal(js.exclusions.length);
-        expect(Buffer.from(c.bitmap).equals(Buffer.from(js.bitmap)), '2nd bitmaps differ').to.equal(true);
         for (let i = 0; i < js.exclusions.length; i += 3) {
           if (c.exclusions[i] !== js.exclusions[i] || c.exclusions[i + 1] !== js.exclusions[i + 1] || c.exclusions[i + 2] !== js.exclusions[i + 2]) {
             expect.fail(`exclusion ${i / 3}: C [${c.exclusions.slice(i, i + 3)}], JavaScript [${js.exclusions.slice(i, i + 3)}]`);
