@@ -39,6 +39,8 @@
 #include <unistd.h>
 #include "minilzo.h"
 #include "page-deflate.h"
+#include "napi-args.h"
+#include "pagescan.h"
 
 typedef struct {
 	void *wrkmem;      /* LZO1X-1 work memory: one per thread (per Node environment) */
@@ -73,7 +75,7 @@ static int all_zero(const unsigned char *p, size_t len)
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "pagecodec: bad arguments"); return NULL; } } while (0)
 
-static void *typed_data(napi_env env, napi_value v, size_t *len, int *ok)
+void *typed_data(napi_env env, napi_value v, size_t *len, int *ok)
 {
 	bool is_typed = false, is_buf = false, is_ab = false;
 	void *data = NULL;
@@ -496,10 +498,6 @@ static napi_value compress_mapped(napi_env env, napi_callback_info info)
 	CHECK(napi_create_int64(env, pos, &result));
 	return result;
 }
-
-/* native/pagescan.c: the struct-page decision table */
-napi_value classify_chunk(napi_env env, napi_callback_info info);
-napi_value apply_chunk(napi_env env, napi_callback_info info);
 
 static int export_function(napi_env env, napi_value exports, const char *name, napi_callback cb)
 {

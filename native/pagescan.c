@@ -15,6 +15,8 @@
 #include <node_api.h>
 #include <stdint.h>
 #include <string.h>
+#include "napi-args.h"
+#include "pagescan.h"
 
 /* the order of RULE_FIELDS in src/filter/page-scan.ts */
 enum {
@@ -200,22 +202,10 @@ static int fields_fit(const int32_t *R)
 	return 1;
 }
 
-static void *typed(napi_env env, napi_value v, size_t *len)
-{
-	napi_typedarray_type type;
-	size_t length, offset;
-	void *data;
-	napi_value ab;
-	if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok)
-		return NULL;
-	*len = length;
-	return data;
-}
-
-/* exported by pagecodec.c's module init */
 napi_value classify_chunk(napi_env env, napi_callback_info info)
 {
 	size_t argc = 7, rules_len = 0, sp_len = 0, valid_len = 0, codes_len = 0, orders_len = 0;
+	int ok[5];
 	napi_value argv[7], result;
 	const int32_t *rules;
 	const unsigned char *sp;
@@ -226,12 +216,13 @@ napi_value classify_chunk(napi_env env, napi_callback_info info)
 
 	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 7)
 		goto bad;
-	rules = typed(env, argv[0], &rules_len);
-	sp = typed(env, argv[1], &sp_len);
-	valid = typed(env, argv[2], &valid_len);
-	codes = typed(env, argv[5], &codes_len);
-	orders = typed(env, argv[6], &orders_len);
-	if (!rules || !sp || !valid || !codes || !orders || rules_len != R_COUNT
+	/* lengths in bytes */
+	rules = typed_data(env, argv[0], &rules_len, &ok[0]);
+	sp = typed_data(env, argv[1], &sp_len, &ok[1]);
+	valid = typed_data(env, argv[2], &valid_len, &ok[2]);
+	codes = typed_data(env, argv[5], &codes_len, &ok[3]);
+	orders = typed_data(env, argv[6], &orders_len, &ok[4]);
+	if (!ok[0] || !ok[1] || !ok[2] || !ok[3] || !ok[4] || rules_len != R_COUNT * sizeof(int32_t)
 	    || napi_get_value_int32(env, argv[3], &n) != napi_ok
 	    || napi_get_value_double(env, argv[4], &first_pfn) != napi_ok)
 		goto bad;
@@ -260,6 +251,7 @@ bad:
 napi_value apply_chunk(napi_env env, napi_callback_info info)
 {
 	size_t argc = 8, codes_len = 0, orders_len = 0, bm_len = 0, counts_len = 0;
+	int ok[4];
 	napi_value argv[8], result;
 	const uint8_t *codes, *orders;
 	uint8_t *bm;
@@ -270,11 +262,12 @@ napi_value apply_chunk(napi_env env, napi_callback_info info)
 
 	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8)
 		goto bad;
-	codes = typed(env, argv[0], &codes_len);
-	orders = typed(env, argv[1], &orders_len);
-	bm = typed(env, argv[4], &bm_len);
-	counts = typed(env, argv[7], &counts_len);
-	if (!codes || !orders || !bm || !counts || counts_len < 7
+	/* lengths in bytes */
+	codes = typed_data(env, argv[0], &codes_len, &ok[0]);
+	orders = typed_data(env, argv[1], &orders_len, &ok[1]);
+	bm = typed_data(env, argv[4], &bm_len, &ok[2]);
+	counts = typed_data(env, argv[7], &counts_len, &ok[3]);
+	if (!ok[0] || !ok[1] || !ok[2] || !ok[3] || counts_len < 7 * sizeof(double)
 	    || napi_get_value_int32(env, argv[2], &from) != napi_ok || napi_get_value_int32(env, argv[3], &to) != napi_ok
 	    || napi_get_value_double(env, argv[5], &bit_base) != napi_ok
 	    || napi_get_value_double(env, argv[6], &slice_bits) != napi_ok)
