@@ -38,7 +38,7 @@ describe('npm package', function () {
   it('holds the programs, the worker, the man page and the schema, and no tests, sources or maps', function () {
     const files = run('tar', ['tzf', tarball], dir).stdout.trim().split('\n');
     for (const f of ['package/bin/cyclodump', 'package/package.json', 'package/README.md', 'package/dist/src/cli/main.js',
-      'package/dist/workers/dump-worker.js', 'package/dist/man/cyclodump.1', 'package/schemas/report.schema.json']) {
+      'package/dist/workers/dump-worker.js', 'package/dist/cyclodump.js', 'package/dist/man/cyclodump.1', 'package/schemas/report.schema.json']) {
       expect(files, f).to.include(f);
     }
     expect(files.filter((f) => f.startsWith('package/dist/test/') || f.startsWith('package/src/') || f.startsWith('package/test/'))).to.deep.equal([]);

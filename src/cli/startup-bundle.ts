@@ -1,0 +1,154 @@
+// Build step (`npm run build`, after tsc): packs every module of dist/src, and commander,
+// which every run loads, into one script, dist/cyclodump.js, then makes V8's code cache
+// for it, dist/cyclodump.cache, from a dump of a small vmcore written here. launch.ts
+// loads both. The modules keep their own file names (__filename, __dirname and the
+// requires of files outside the bundle resolve as they would from dist/src) and are run
+// on first require, in the order Node would run them.
+//
+//   node dist/src/cli/startup-bundle.js
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ELF_MAGIC, Elf64Ehdr, Elf64Nhdr, Elf64Phdr, EM_X86_64, ET_CORE, NT_PRSTATUS, PT_LOAD, PT_NOTE, noteAlign } from '../format/elf';
+import { BUNDLE_FILE, CODE_CACHE_FILE, bundleId, runBundle } from './launch';
+
+/** the directory bundle keys are relative to: the one holding dist/ and node_modules/ */
+const ROOT = path.resolve(BUNDLE_FILE, '../..');
+const SRC = path.resolve(__dirname, '..');
+/** packages in the bundle: loaded by every run, plain JavaScript (no native code) */
+const PACKAGES = ['commander'];
+
+function jsFiles(dir: string, out: string[] = []): string[] {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) jsFiles(p, out);
+    else if (e.name.endsWith('.js')) out.push(p);
+  }
+  return out;
+}
+
+const key = (file: string): string => path.relative(ROOT, file).split(path.sep).join('/');
+
+/**
+ * The loader at the top of the bundle. `defs` maps a key (a path from ROOT) to its
+ * module's function; a relative require resolves as Node's would among the keys (the
+ * name, then .js, then /index.js), a package name through `packages`, and anything else
+ * (built-in modules, native addons, JSON, packages not bundled) with Node's own require
+ * from the module's real place.
+ */
+const LOADER = `'use strict';
+const path = require('path');
+const Module = require('module');
+const root = path.resolve(__dirname, ${JSON.stringify(path.relative(path.dirname(BUNDLE_FILE), ROOT) || '.')});
+const defs = Object.create(null);
+const packages = Object.create(null);
+const loaded = Object.create(null);
+function resolveKey(from, id) {
+  if (id.startsWith('./') || id.startsWith('../')) {
+    const base = path.posix.join(path.posix.dirname(from), id);
+    if (base in defs) return base;
+    if (base + '.js' in defs) return base + '.js';
+    if (base + '/index.js' in defs) return base + '/index.js';
+    return undefined;
+  }
+  return packages[id];
+}
+function requireFor(from, file) {
+  let real;
+  const nodeRequire = () => (real ??= Module.createRequire(file));
+  const req = (id) => {
+    const k = resolveKey(from, id);
+    return k === undefined ? nodeRequire()(id) : load(k);
+  };
+  req.resolve = (id, options) => nodeRequire().resolve(id, options);
+  return req;
+}
+function load(k) {
+  const done = loaded[k];
+  if (done) return done.exports;
+  const file = path.join(root, k);
+  const module = { exports: {}, filename: file, id: file, loaded: false };
+  loaded[k] = module;
+  defs[k].call(module.exports, module.exports, requireFor(k, file), module, file, path.dirname(file));
+  module.loaded = true;
+  return module.exports;
+}
+`;
+
+/** The bundle's text, with its id line. */
+export function buildBundle(): string {
+  const files = jsFiles(SRC).filter((f) => f !== __filename);
+  const packages: Record<string, string> = {};
+  for (const name of PACKAGES) {
+    const main = require.resolve(name);
+    packages[name] = key(main);
+    files.push(...jsFiles(path.dirname(main)));
+  }
+  let body = LOADER;
+  for (const [name, k] of Object.entries(packages)) body += `packages[${JSON.stringify(name)}] = ${JSON.stringify(k)};\n`;
+  for (const f of files) {
+    const code = fs.readFileSync(f, 'utf8').replace(/^\/\/# sourceMappingURL=.*$/m, '');
+    body += `defs[${JSON.stringify(key(f))}] = function (exports, require, module, __filename, __dirname) {\n${code}\n};\n`;
+  }
+  body += `module.exports = load(${JSON.stringify(key(path.join(SRC, 'cli', 'main.js')))});\n`;
+  const id = createHash('sha256').update(body).digest('hex').slice(0, 16);
+  return `// cyclodump bundle ${id}\n${body}`;
+}
+
+/** A 64-page ELF vmcore with one CPU note and no VMCOREINFO: enough for a `-d 1` dump. */
+function writeTrainingVmcore(file: string): void {
+  const name = Buffer.alloc(noteAlign(5));
+  name.write('CORE\0', 'latin1');
+  const desc = Buffer.alloc(336); // x86_64 elf_prstatus
+  const notes = Buffer.concat([Elf64Nhdr.encode({ n_namesz: 5, n_descsz: desc.length, n_type: NT_PRSTATUS }), name, desc]);
+  const data = Buffer.alloc(64 * 4096);
+  for (let i = 0; i < 64; i += 2) data.write(`page ${i}`, i * 4096);
+  const noteOff = 64 + 2 * Elf64Phdr.size;
+  const ident = Buffer.alloc(16);
+  ELF_MAGIC.copy(ident);
+  ident[4] = 2; ident[5] = 1; ident[6] = 1;
+  fs.writeFileSync(file, Buffer.concat([
+    Elf64Ehdr.encode({
+      e_ident: ident, e_type: ET_CORE, e_machine: EM_X86_64, e_version: 1, e_entry: 0n, e_phoff: 64, e_shoff: 0,
+      e_flags: 0, e_ehsize: 64, e_phentsize: Elf64Phdr.size, e_phnum: 2, e_shentsize: 0, e_shnum: 0, e_shstrndx: 0,
+    }),
+    Elf64Phdr.encode({ p_type: PT_NOTE, p_flags: 0, p_offset: noteOff, p_vaddr: 0n, p_paddr: 0, p_filesz: notes.length, p_memsz: notes.length, p_align: 0n }),
+    Elf64Phdr.encode({ p_type: PT_LOAD, p_flags: 7, p_offset: noteOff + notes.length, p_vaddr: 0n, p_paddr: 0, p_filesz: data.length, p_memsz: data.length, p_align: 0n }),
+    notes, data,
+  ]));
+}
+
+/**
+ * V8 keeps in a code cache the functions compiled when it is made: made after a dump, it
+ * holds the command line's, the input's, both passes' and the report's code.
+ */
+async function trainCodeCache(source: string): Promise<Buffer> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cyclodump-build-'));
+  try {
+    const vmcore = path.join(dir, 'training.vmcore');
+    writeTrainingVmcore(vmcore);
+    const { script, cli } = runBundle(source);
+    const code = await cli.main(['-l', '-d', '1', '--message-level', '0', vmcore, path.join(dir, 'training.dump')]);
+    if (code !== 0) throw new Error(`the training dump failed (exit status ${code})`);
+    return script.createCachedData();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function build(): Promise<void> {
+  const source = buildBundle();
+  fs.writeFileSync(BUNDLE_FILE, source);
+  fs.rmSync(CODE_CACHE_FILE, { force: true });
+  const cache = await trainCodeCache(source);
+  fs.writeFileSync(CODE_CACHE_FILE, Buffer.concat([Buffer.from(`${bundleId(source)}\n`, 'latin1'), cache]));
+}
+
+if (require.main === module) {
+  build().catch((e) => {
+    // the CLI runs without the cache (or the bundle) too, only slower to start
+    fs.rmSync(CODE_CACHE_FILE, { force: true });
+    process.stderr.write(`startup-bundle: no code cache: ${(e as Error).message}\n`);
+  });
+}
