@@ -6,16 +6,17 @@
  * cost is paid once.
  *
  * compressPages(method, src, offsets, first, count, pageSize, excludeZero,
- *               dst, dstPos, sizes, flags, flagValue) -> new dstPos
+ *               dst, dstPos, sizes, flags, flagValue[, tally]) -> new dstPos
  *   method 0: raw, 1: LZO1X-1, 2: zlib (a zlib stream per page)
  *   offsets[first + i] is page i's offset in src, 0xffffffff if it could not be read
  *   sizes[first + i] := 0 all zero (shared descriptor), -1 unreadable, else stored bytes;
  *   flags[first + i] := flagValue when stored compressed, else 0.
- * dst must have room for count * pageSize bytes from dstPos.
+ * dst must have room for count * pageSize bytes from dstPos. tally, an Int32Array of 2,
+ * gets the batch's all-zero and unreadable pages added to [0] and [1].
  *
  * mapInput(fd) -> handle, or null when the file cannot be mapped (a pipe)
  * compressMapped(method, handle, stage, fileOffsets, first, count, pageSize, excludeZero,
- *                dst, dstPos, sizes, flags, flagValue) -> new dstPos
+ *                dst, dstPos, sizes, flags, flagValue[, tally]) -> new dstPos
  *   the same loop with the pages taken straight from the input file through a window
  *   mapped over it, as makedumpfile reads /proc/vmcore: no copy into a read buffer.
  *   fileOffsets[first + i] (a Float64Array) is page i's offset in the file; -1 when it
@@ -24,6 +25,9 @@
  *   A page the file no longer holds (it shrank, or /proc/vmcore could not read the old
  *   memory) raises SIGBUS on access; that page is recorded as unreadable (-1).
  *
+ * mapOffsets(...): the file offsets of a batch's pages in the mapped input (see below).
+ * encodeDescriptors(...): a batch's page_desc records (see below).
+ * cutBatch(...): where pass 2's next batch of a cycle's bitmap starts and ends (see below).
  * classifyChunk(...), applyChunk(...): the struct-page scan's table and loop, in pagescan.c.
  */
 #include <node_api.h>
@@ -170,6 +174,33 @@ static int64_t store_page(instance_t *in, int32_t method, const unsigned char *p
 	return dst_pos + page_size;
 }
 
+/*
+ * The optional last argument of both page loops, an Int32Array of 2: the batch's all-zero
+ * and unreadable pages are added to [0] and [1], so that the caller need not look at
+ * every page's size again. 1 on success (or when absent), 0 with an exception thrown.
+ */
+static int add_tally(napi_env env, napi_value v, const int32_t *sizes, int32_t first, int32_t count)
+{
+	size_t len;
+	int ok;
+	int32_t *tally, i;
+	napi_valuetype t;
+	if (napi_typeof(env, v, &t) != napi_ok || t == napi_undefined)
+		return 1;
+	tally = typed_data(env, v, &len, &ok);
+	if (!ok || len < 8) {
+		napi_throw_error(env, NULL, "pagecodec: the tally must be an Int32Array of 2");
+		return 0;
+	}
+	for (i = first; i < first + count; i++) {
+		if (sizes[i] == 0)
+			tally[0]++;
+		else if (sizes[i] < 0)
+			tally[1]++;
+	}
+	return 1;
+}
+
 /* The arguments both page loops share, from argument `a` on: first, count, pageSize, excludeZero, dst, dstPos, sizes, flags, flagValue. */
 typedef struct {
 	int32_t first, count, page_size, flag_value;
@@ -225,8 +256,8 @@ static int ready_batch(napi_env env, instance_t *in, int32_t method, const batch
 
 static napi_value compress_pages(napi_env env, napi_callback_info info)
 {
-	size_t argc = 12;
-	napi_value argv[12], result;
+	size_t argc = 13;
+	napi_value argv[13], result;
 	instance_t *in;
 	int32_t method, i;
 	batch_args_t b;
@@ -263,6 +294,8 @@ static napi_value compress_pages(napi_env env, napi_callback_info info)
 		b.dst_pos = store_page(in, method, src + offsets[i], b.page_size, b.exclude_zero, b.dst, b.dst_pos,
 				       b.sizes, b.flags, i, b.flag_value);
 	}
+	if (!add_tally(env, argv[12], b.sizes, b.first, b.count))
+		return NULL;
 	CHECK(napi_create_int64(env, b.dst_pos, &result));
 	return result;
 }
@@ -405,8 +438,8 @@ static napi_value map_input(napi_env env, napi_callback_info info)
 
 static napi_value compress_mapped(napi_env env, napi_callback_info info)
 {
-	size_t argc = 13;
-	napi_value argv[13], result;
+	size_t argc = 14;
+	napi_value argv[14], result;
 	instance_t *in;
 	mapped_input_t *m;
 	int32_t method;
@@ -495,7 +528,217 @@ static napi_value compress_mapped(napi_env env, napi_callback_info info)
 		pos = store_page(in, method, p, b.page_size, b.exclude_zero, b.dst, pos, b.sizes, b.flags, i, b.flag_value);
 	}
 	bus_jump = NULL;
+	if (!add_tally(env, argv[13], b.sizes, b.first, b.count))
+		return NULL;
 	CHECK(napi_create_int64(env, pos, &result));
+	return result;
+}
+
+/*
+ * mapOffsets(bm, nbits, pfnStart, limit, pageSize, starts, ends, offsets, fileOffsets, cursor) -> 0 | 1
+ * Pass 2's walk over a batch's bitmap for the mapped input: the file offset of the page of
+ * every set bit of bm, from bit cursor[0] on, into fileOffsets[cursor[1]], [cursor[1] + 1],
+ * ..., while each page lies wholly in one of the file's ranges (starts, ends, offsets:
+ * physical.ts's FileMap, sorted). Returns 0 at the end of the bitmap or after `limit`
+ * pages; 1 at a page not wholly in the file, cursor[0] being its bit, for the caller to
+ * read it (its tail reads as zero). cursor[1] counts the pages so far. All Float64Arrays.
+ */
+static napi_value map_offsets(napi_env env, napi_callback_info info)
+{
+	size_t argc = 10;
+	napi_value argv[10], result;
+	unsigned char *bm;
+	double *starts, *ends, *foffs, *out, *cursor;
+	size_t bm_len, starts_len, ends_len, foffs_len, out_len, cursor_len;
+	int ok[6];
+	int64_t nbits, pfn_start, limit, page_size, i, seen, n_ranges, ci = 0, stopped = 0;
+
+	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 10) {
+		napi_throw_error(env, NULL, "pagecodec: 10 arguments expected");
+		return NULL;
+	}
+	bm = typed_data(env, argv[0], &bm_len, &ok[0]);
+	CHECK(napi_get_value_int64(env, argv[1], &nbits));
+	CHECK(napi_get_value_int64(env, argv[2], &pfn_start));
+	CHECK(napi_get_value_int64(env, argv[3], &limit));
+	CHECK(napi_get_value_int64(env, argv[4], &page_size));
+	starts = typed_data(env, argv[5], &starts_len, &ok[1]);
+	ends = typed_data(env, argv[6], &ends_len, &ok[2]);
+	foffs = typed_data(env, argv[7], &foffs_len, &ok[3]);
+	out = typed_data(env, argv[8], &out_len, &ok[4]);
+	cursor = typed_data(env, argv[9], &cursor_len, &ok[5]);
+	if (!ok[0] || !ok[1] || !ok[2] || !ok[3] || !ok[4] || !ok[5] || cursor_len < 16 || page_size <= 0
+	    || starts_len != ends_len || starts_len != foffs_len || nbits < 0 || (size_t)((nbits + 7) / 8) > bm_len
+	    || limit < 0 || (size_t)limit > out_len / 8) {
+		napi_throw_range_error(env, NULL, "pagecodec: bad arguments to mapOffsets");
+		return NULL;
+	}
+	n_ranges = (int64_t)(starts_len / 8);
+	i = (int64_t)cursor[0];
+	seen = (int64_t)cursor[1];
+	while (i < nbits && seen < limit) {
+		double pa, end;
+		if ((i & 7) == 0 && bm[i >> 3] == 0) {
+			i += 8;
+			continue;
+		}
+		if (!(bm[i >> 3] & (1u << (i & 7)))) {
+			i++;
+			continue;
+		}
+		pa = (double)(pfn_start + i) * (double)page_size;
+		end = pa + (double)page_size;
+		if (!(ci < n_ranges && starts[ci] <= pa && end <= ends[ci])) {
+			/* the range holding pa, or the first after it */
+			int64_t lo = 0, hi = n_ranges;
+			while (lo < hi) {
+				int64_t mid = (lo + hi) / 2;
+				if (ends[mid] <= pa)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			ci = lo;
+			if (!(ci < n_ranges && starts[ci] <= pa && end <= ends[ci])) {
+				stopped = 1;
+				break;
+			}
+		}
+		out[seen++] = foffs[ci] + (pa - starts[ci]);
+		i++;
+	}
+	cursor[0] = (double)i;
+	cursor[1] = (double)seen;
+	CHECK(napi_create_int32(env, (int32_t)stopped, &result));
+	return result;
+}
+
+/*
+ * encodeDescriptors(sizes, flags, count, dataPos, zeroOffset, pageSize, layout, out) -> new dataPos
+ * The page_desc records of a batch's results, one after another into out: sizes[k] > 0
+ * stored bytes at the next data position (from dataPos on), 0 an all-zero page (the shared
+ * page at zeroOffset), < 0 a page that could not be read (all fields 0: "data lost").
+ * layout (Int32Array) is the record's size and the offsets of offset (i64), size (u32),
+ * flags (u32) and page_flags (u64), from diskdump.ts's PageDesc declaration.
+ */
+/*
+ * cutBatch(bm, byte, nbytes, maxPages, firstByte, headMask, tailMask, out) -> 0 | 1
+ * The next pass-2 batch of a cycle's bitmap, from byte `byte` on: bytes with no set bit
+ * are skipped, then whole bytes are taken while the batch holds at most maxPages set bits
+ * (its first byte always). Byte firstByte counts through headMask and byte nbytes - 1
+ * through tailMask (a --split file's range need not start or end on a byte). Returns 0
+ * when no set bit is left; else 1, with out (an Int32Array) = [first byte, byte after
+ * the last, set bits].
+ */
+static napi_value cut_batch(napi_env env, napi_callback_info info)
+{
+	size_t argc = 8;
+	napi_value argv[8], result;
+	unsigned char *bm;
+	int32_t *out;
+	size_t bm_len, out_len;
+	int ok1, ok2, found = 0;
+	int32_t byte, nbytes, max_pages, first_byte, head_mask, tail_mask, count = 0, first;
+
+	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 8) {
+		napi_throw_error(env, NULL, "pagecodec: 8 arguments expected");
+		return NULL;
+	}
+	bm = typed_data(env, argv[0], &bm_len, &ok1);
+	CHECK(napi_get_value_int32(env, argv[1], &byte));
+	CHECK(napi_get_value_int32(env, argv[2], &nbytes));
+	CHECK(napi_get_value_int32(env, argv[3], &max_pages));
+	CHECK(napi_get_value_int32(env, argv[4], &first_byte));
+	CHECK(napi_get_value_int32(env, argv[5], &head_mask));
+	CHECK(napi_get_value_int32(env, argv[6], &tail_mask));
+	out = typed_data(env, argv[7], &out_len, &ok2);
+	if (!ok1 || !ok2 || out_len < 12 || byte < 0 || nbytes < 0 || (size_t)nbytes > bm_len || max_pages <= 0) {
+		napi_throw_range_error(env, NULL, "pagecodec: bad arguments to cutBatch");
+		return NULL;
+	}
+#define MASKED(i) (bm[i] & ((i) == first_byte ? head_mask : 0xff) & ((i) == nbytes - 1 ? tail_mask : 0xff))
+	while (byte < nbytes && MASKED(byte) == 0)
+		byte++;
+	if (byte < nbytes) {
+		first = byte;
+		while (byte < nbytes) {
+			int32_t n = __builtin_popcount((unsigned)MASKED(byte));
+			if (count + n > max_pages && count > 0)
+				break;
+			count += n;
+			byte++;
+		}
+		out[0] = first;
+		out[1] = byte;
+		out[2] = count;
+		found = 1;
+	}
+#undef MASKED
+	CHECK(napi_create_int32(env, found, &result));
+	return result;
+}
+
+/* the dump file is little-endian whatever the host */
+static void put_le(unsigned char *d, uint64_t v, int bytes)
+{
+	int b;
+	for (b = 0; b < bytes; b++)
+		d[b] = (unsigned char)(v >> (8 * b));
+}
+
+static napi_value encode_descriptors(napi_env env, napi_callback_info info)
+{
+	size_t argc = 8;
+	napi_value argv[8], result;
+	int32_t *sizes, *layout;
+	unsigned char *flags, *out;
+	size_t sizes_len, flags_len, layout_len, out_len;
+	int ok[4];
+	int32_t count, page_size, k;
+	int64_t data_pos, zero_off;
+
+	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc < 8) {
+		napi_throw_error(env, NULL, "pagecodec: 8 arguments expected");
+		return NULL;
+	}
+	sizes = typed_data(env, argv[0], &sizes_len, &ok[0]);
+	flags = typed_data(env, argv[1], &flags_len, &ok[1]);
+	CHECK(napi_get_value_int32(env, argv[2], &count));
+	CHECK(napi_get_value_int64(env, argv[3], &data_pos));
+	CHECK(napi_get_value_int64(env, argv[4], &zero_off));
+	CHECK(napi_get_value_int32(env, argv[5], &page_size));
+	layout = typed_data(env, argv[6], &layout_len, &ok[2]);
+	out = typed_data(env, argv[7], &out_len, &ok[3]);
+	if (!ok[0] || !ok[1] || !ok[2] || !ok[3] || count < 0 || layout_len < 20 || layout[0] <= 0
+	    || (size_t)count * 4 > sizes_len || (size_t)count > flags_len || (size_t)count * (size_t)layout[0] > out_len
+	    || layout[1] < 0 || layout[1] + 8 > layout[0] || layout[2] < 0 || layout[2] + 4 > layout[0]
+	    || layout[3] < 0 || layout[3] + 4 > layout[0] || layout[4] < 0 || layout[4] + 8 > layout[0]) {
+		napi_throw_range_error(env, NULL, "pagecodec: bad arguments to encodeDescriptors");
+		return NULL;
+	}
+	for (k = 0; k < count; k++) {
+		unsigned char *d = out + (size_t)k * (size_t)layout[0];
+		int64_t off = 0;
+		uint32_t size = 0, fl = 0;
+		uint64_t page_flags = 0;
+		if (sizes[k] == 0) {
+			off = zero_off;
+			size = (uint32_t)page_size;
+		} else if (sizes[k] > 0) {
+			off = data_pos;
+			size = (uint32_t)sizes[k];
+			fl = flags[k];
+			data_pos += sizes[k];
+		}
+		put_le(d + layout[1], (uint64_t)off, 8);
+		put_le(d + layout[2], size, 4);
+		put_le(d + layout[3], fl, 4);
+		put_le(d + layout[4], page_flags, 8);
+	}
+	CHECK(napi_create_int64(env, data_pos, &result));
 	return result;
 }
 
@@ -536,6 +779,9 @@ NAPI_MODULE_INIT()
 	if (!export_function(env, exports, "compressPages", compress_pages)
 	    || !export_function(env, exports, "mapInput", map_input)
 	    || !export_function(env, exports, "compressMapped", compress_mapped)
+	    || !export_function(env, exports, "mapOffsets", map_offsets)
+	    || !export_function(env, exports, "encodeDescriptors", encode_descriptors)
+	    || !export_function(env, exports, "cutBatch", cut_batch)
 	    || !export_function(env, exports, "classifyChunk", classify_chunk)
 	    || !export_function(env, exports, "applyChunk", apply_chunk))
 		return NULL;

@@ -32,33 +32,25 @@ const key = (file: string): string => path.relative(ROOT, file).split(path.sep).
 
 /**
  * The loader at the top of the bundle. `defs` maps a key (a path from ROOT) to its
- * module's function; a relative require resolves as Node's would among the keys (the
- * name, then .js, then /index.js), a package name through `packages`, and anything else
- * (built-in modules, native addons, JSON, packages not bundled) with Node's own require
+ * module's function and `links` each key's relative requires to keys, resolved here as
+ * Node would resolve them (the name, then .js, then /index.js): loading resolves nothing
+ * and calls no path function. A package name goes through `packages`; anything else
+ * (built-in modules, native addons, JSON, packages not bundled) to Node's own require
  * from the module's real place.
  */
 const LOADER = `'use strict';
-const path = require('path');
 const Module = require('module');
-const root = path.resolve(__dirname, ${JSON.stringify(path.relative(path.dirname(BUNDLE_FILE), ROOT) || '.')});
+const root = require('path').resolve(__dirname, ${JSON.stringify(path.relative(path.dirname(BUNDLE_FILE), ROOT) || '.')});
 const defs = Object.create(null);
+const links = Object.create(null);
 const packages = Object.create(null);
 const loaded = Object.create(null);
-function resolveKey(from, id) {
-  if (id.startsWith('./') || id.startsWith('../')) {
-    const base = path.posix.join(path.posix.dirname(from), id);
-    if (base in defs) return base;
-    if (base + '.js' in defs) return base + '.js';
-    if (base + '/index.js' in defs) return base + '/index.js';
-    return undefined;
-  }
-  return packages[id];
-}
 function requireFor(from, file) {
+  const own = links[from];
   let real;
   const nodeRequire = () => (real ??= Module.createRequire(file));
   const req = (id) => {
-    const k = resolveKey(from, id);
+    const k = own[id] ?? packages[id];
     return k === undefined ? nodeRequire()(id) : load(k);
   };
   req.resolve = (id, options) => nodeRequire().resolve(id, options);
@@ -67,14 +59,26 @@ function requireFor(from, file) {
 function load(k) {
   const done = loaded[k];
   if (done) return done.exports;
-  const file = path.join(root, k);
+  const file = root + '/' + k;
   const module = { exports: {}, filename: file, id: file, loaded: false };
   loaded[k] = module;
-  defs[k].call(module.exports, module.exports, requireFor(k, file), module, file, path.dirname(file));
+  defs[k].call(module.exports, module.exports, requireFor(k, file), module, file, file.slice(0, file.lastIndexOf('/')));
   module.loaded = true;
   return module.exports;
 }
 `;
+
+/** The relative requires of a module's code (string literals), resolved to keys of the bundle. */
+function linksOf(k: string, code: string, keys: Set<string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of code.matchAll(/\brequire\((["'])(\.\.?\/[^"']*)\1\)/g)) {
+    const id = m[2];
+    const base = path.posix.join(path.posix.dirname(k), id);
+    const hit = [base, `${base}.js`, `${base}/index.js`].find((c) => keys.has(c));
+    if (hit !== undefined) out[id] = hit;
+  }
+  return out;
+}
 
 /** The bundle's text, with its id line. */
 export function buildBundle(): string {
@@ -87,9 +91,12 @@ export function buildBundle(): string {
   }
   let body = LOADER;
   for (const [name, k] of Object.entries(packages)) body += `packages[${JSON.stringify(name)}] = ${JSON.stringify(k)};\n`;
+  const keys = new Set(files.map(key));
   for (const f of files) {
+    const k = key(f);
     const code = fs.readFileSync(f, 'utf8').replace(/^\/\/# sourceMappingURL=.*$/m, '');
-    body += `defs[${JSON.stringify(key(f))}] = function (exports, require, module, __filename, __dirname) {\n${code}\n};\n`;
+    body += `links[${JSON.stringify(k)}] = ${JSON.stringify(linksOf(k, code, keys))};\n`;
+    body += `defs[${JSON.stringify(k)}] = function (exports, require, module, __filename, __dirname) {\n${code}\n};\n`;
   }
   body += `module.exports = load(${JSON.stringify(key(path.join(SRC, 'cli', 'main.js')))});\n`;
   const id = createHash('sha256').update(body).digest('hex').slice(0, 16);

@@ -37,6 +37,7 @@ export interface PageBatchResult {
 
 let offsets = new Uint32Array(0);
 let fileOffsets = new Float64Array(0);
+const tally = new Int32Array(2);
 
 /** Raw, LZO and zlib batches with the native page loop: one call per buffer of pages. */
 function compressBatchNative(ctx: WorkerContext, batch: PageBatch, data: ArrayBuffer, sizes: Int32Array, flags: Uint8Array, method: number): PageBatchResult {
@@ -48,21 +49,18 @@ function compressBatchNative(ctx: WorkerContext, batch: PageBatch, data: ArrayBu
   const reader = ctx.reader;
   const mapped = reader.mapped;
   let count: number;
+  // the native loop counts the all-zero and unreadable pages
+  tally[0] = 0;
+  tally[1] = 0;
   if (mapped) {
     if (fileOffsets.length < batch.count) fileOffsets = new Float64Array(Math.max(batch.count, 1024));
     count = reader.collectMapped(batch.bitmap, batch.pfnEnd - batch.pfnStart, batch.pfnStart, batch.count, fileOffsets, (first, n) => {
-      dataLen = native.compressMapped(method, mapped, reader.buf, fileOffsets, first, n, pageSize, ctx.setup.excludeZero, data, dataLen, sizes, flags, flagValue);
+      dataLen = native.compressMapped(method, mapped, reader.buf, fileOffsets, first, n, pageSize, ctx.setup.excludeZero, data, dataLen, sizes, flags, flagValue, tally);
     });
   } else count = reader.collect(batch.bitmap, batch.pfnEnd - batch.pfnStart, batch.pfnStart, batch.count, offsets, (first, n) => {
-    dataLen = native.compressPages(method, reader.buf, offsets, first, n, pageSize, ctx.setup.excludeZero, data, dataLen, sizes, flags, flagValue);
+    dataLen = native.compressPages(method, reader.buf, offsets, first, n, pageSize, ctx.setup.excludeZero, data, dataLen, sizes, flags, flagValue, tally);
   });
-  let zeros = 0;
-  let readErrors = 0;
-  for (let k = 0; k < count; k++) {
-    if (sizes[k] === 0) zeros++;
-    else if (sizes[k] < 0) readErrors++;
-  }
-  return { seq: batch.seq, count, sizes, flags, data, dataLen, zeroPages: zeros, readErrors };
+  return { seq: batch.seq, count, sizes, flags, data, dataLen, zeroPages: tally[0], readErrors: tally[1] };
 }
 
 export function compressBatch(ctx: WorkerContext, batch: PageBatch): PageBatchResult {

@@ -21,6 +21,8 @@ export class PageReader {
    */
   readonly mapped?: MappedInput;
   private readonly fileMap?: FileMap;
+  /** mapOffsets' position: bit, pages seen */
+  private readonly cursor = new Float64Array(2);
 
   constructor(private readonly mem: PhysicalMemory, readonly pageSize: number, opts: { map?: boolean } = {}) {
     this.buf = Buffer.alloc(READ_RUN_PAGES * pageSize);
@@ -43,22 +45,20 @@ export class PageReader {
   collectMapped(bm: Uint8Array, nbits: number, pfnStart: number, limit: number, fileOffsets: Float64Array,
     onChunk: (first: number, count: number) => void): number {
     const pageSize = this.pageSize;
-    const map = this.fileMap!;
-    const { starts, ends, offsets } = map;
+    const { starts, ends, offsets } = this.fileMap!;
     const staged = this.buf.length / pageSize;
-    let ci = 0;
-    let seen = 0;
+    const native = nativePages()!;
+    // the walk over the bitmap is in C (the mapped input implies the addon); it stops only
+    // at pages not wholly in the file, which are read here
+    const cursor = this.cursor;
+    cursor[0] = 0;
+    cursor[1] = 0;
     let chunkFirst = 0;
     let fill = 0;
-    for (let i = 0; i < nbits && seen < limit; i++) {
-      if ((i & 7) === 0 && bm[i >> 3] === 0) { i += 7; continue; }
-      if ((bm[i >> 3] & (1 << (i & 7))) === 0) continue;
+    while (native.mapOffsets(bm, nbits, pfnStart, limit, pageSize, starts, ends, offsets, fileOffsets, cursor) === 1) {
+      const i = cursor[0];
+      let seen = cursor[1];
       const pa = (pfnStart + i) * pageSize;
-      if (!(ci < starts.length && starts[ci] <= pa && pa + pageSize <= ends[ci])) ci = map.find(pa);
-      if (ci < starts.length && starts[ci] <= pa && pa + pageSize <= ends[ci]) {
-        fileOffsets[seen++] = offsets[ci] + (pa - starts[ci]);
-        continue;
-      }
       if (fill === staged) {
         onChunk(chunkFirst, seen - chunkFirst);
         chunkFirst = seen;
@@ -72,7 +72,10 @@ export class PageReader {
       }
       fileOffsets[seen++] = ok ? -2 - fill * pageSize : -1;
       if (ok) fill++;
+      cursor[0] = i + 1;
+      cursor[1] = seen;
     }
+    const seen = cursor[1];
     if (seen > chunkFirst) onChunk(chunkFirst, seen - chunkFirst);
     return seen;
   }
