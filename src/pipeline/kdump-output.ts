@@ -282,7 +282,13 @@ export async function writePageStream(job: DumpJob, writers: KdumpWriter[]): Pro
   const t0 = Date.now();
   for (const w of writers) w.startData();
   job.progress.setWriteTotal(job.numDumpable);
-  const window = Math.max(2, job.executor.threads * 3);
+  // with one thread a batch is done when compress() returns: results held back only take
+  // buffers, each touched (page faults) the first time it is used. Three writes in flight
+  // keep libuv's thread busy while the next batch is read (real-1g -d 1 without a codec,
+  // one thread: 456 -> 399 ms; pinned to one CPU 610 -> 572 ms; perf/RESULTS.md)
+  const inline = job.executor.threads === 1;
+  const window = inline ? 1 : job.executor.threads * 3;
+  const maxWrites = inline ? 3 : MAX_WRITES_IN_FLIGHT;
   const inFlight: { writer: KdumpWriter; result: Promise<PageBatchResult> }[] = [];
   const writes: Promise<void>[] = [];
   const spare: ArrayBuffer[] = [];
@@ -300,7 +306,7 @@ export async function writePageStream(job: DumpJob, writers: KdumpWriter[]): Pro
     stopIfFailed();
     // the buffer goes back to the workers once its data is on disk
     writes.push(head.writer.writeBatch(r).then(() => { spare.push(r.data); }, (e) => { writeFailure ??= e; }));
-    if (writes.length >= MAX_WRITES_IN_FLIGHT) await writes.shift();
+    if (writes.length >= maxWrites) await writes.shift();
     stopIfFailed();
   };
   const bm = cycleBuffer(job);
