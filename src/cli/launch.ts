@@ -3,7 +3,8 @@
 // dist/src into one script, dist/cyclodump.js (startup-bundle.ts), and keeps V8's compiled
 // code for it in dist/cyclodump.cache: Node then reads one file instead of resolving,
 // stat'ing and reading some 65, and does not parse or compile what the cache holds.
-// Without the bundle (a build that did not make it) the modules load one by one.
+// Without the bundle (a build that did not make it, or tsc run alone since) the modules
+// load one by one.
 import * as fs from 'fs';
 import Module from 'module';
 import * as path from 'path';
@@ -56,11 +57,33 @@ export function runBundle(source: string, cache?: Buffer): CompiledBundle {
   return { script, cli: mod.exports as Cli, cached: cache !== undefined && !script.cachedDataRejected };
 }
 
-/** The CLI: from the bundle when the build made one, else from dist/src. */
+/** tsc's record of its last build: newer than the bundle when tsc ran alone after `npm run build` */
+const TSC_BUILD_INFO = path.resolve(__dirname, '../../.tsbuildinfo');
+
+/**
+ * Whether the bundle holds the code dist/src holds: not when tsc has compiled since it was
+ * made (a developer's `npx tsc`). An installed package has no build info: its bundle is
+ * the one packed with it.
+ */
+export function bundleIsCurrent(bundleFile = BUNDLE_FILE, buildInfo = TSC_BUILD_INFO): boolean {
+  let bundle: fs.Stats;
+  try {
+    bundle = fs.statSync(bundleFile);
+  } catch {
+    return false;
+  }
+  try {
+    return fs.statSync(buildInfo).mtimeMs <= bundle.mtimeMs;
+  } catch {
+    return true;
+  }
+}
+
+/** The CLI: from the bundle when the build made one for this code, else from dist/src. */
 export function loadCli(): Cli {
   let source: string | undefined;
   try {
-    source = fs.readFileSync(BUNDLE_FILE, 'utf8');
+    source = bundleIsCurrent() ? fs.readFileSync(BUNDLE_FILE, 'utf8') : undefined;
   } catch {
     source = undefined;
   }

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BUNDLE_FILE, CODE_CACHE_FILE, bundleId, readCodeCache } from '../../src/cli/launch';
+import { BUNDLE_FILE, CODE_CACHE_FILE, bundleId, bundleIsCurrent, readCodeCache } from '../../src/cli/launch';
 import { builtinVmcore, scratchDir } from '../helpers/fixtures';
 import { REPO } from '../helpers/paths';
 import { cyclodump } from '../helpers/tools';
@@ -46,6 +46,23 @@ describe('start-up bundle', function () {
     expect(readCodeCache(id, other)).to.equal(undefined);
     expect(readCodeCache(otherId, other)).to.be.instanceOf(Buffer);
     expect(readCodeCache(id, path.join(dir, 'absent.cache'))).to.equal(undefined);
+  });
+
+  it('the bundle is not used once tsc has compiled after it (a developer\'s `npx tsc`), nor when absent', function () {
+    const bundle = path.join(dir, 'b.js');
+    const info = path.join(dir, '.tsbuildinfo');
+    fs.writeFileSync(bundle, '');
+    fs.writeFileSync(info, '');
+    fs.utimesSync(info, 1000, 1000);
+    fs.utimesSync(bundle, 2000, 2000);
+    expect(bundleIsCurrent(bundle, info)).to.equal(true);
+    fs.utimesSync(info, 3000, 3000);
+    expect(bundleIsCurrent(bundle, info)).to.equal(false);
+    // an installed package has no build info
+    expect(bundleIsCurrent(bundle, path.join(dir, 'absent'))).to.equal(true);
+    expect(bundleIsCurrent(path.join(dir, 'absent.js'), info)).to.equal(false);
+    // and this build's own bundle is current
+    expect(bundleIsCurrent()).to.equal(true);
   });
 
   it('writes, through the bundle, the very file dist/src\'s modules write', function () {

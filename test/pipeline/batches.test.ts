@@ -5,18 +5,8 @@
 // a byte; each holds at most maxPages pages unless it is one byte; and each is as long
 // as it may be (the next byte with a set bit would take it over maxPages).
 import { expect } from 'chai';
+import { Rng } from '../../perf/synth/prng';
 import { batchesOf } from '../../src/pipeline/kdump-output';
-
-/** xorshift32: the same bitmaps on every run */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 0x100000000;
-  };
-}
 
 function popcount(b: number): number {
   let n = 0;
@@ -26,7 +16,8 @@ function popcount(b: number): number {
 
 describe('pass 2 batches', function () {
   it('hold exactly the range\'s set bits, in order, at most maxPages each, each as long as it may be', function () {
-    const rnd = prng(20261122);
+    const rng = new Rng(20261122);
+    const rnd = (): number => rng.next();
     let batchesSeen = 0;
     for (let trial = 0; trial < 300; trial++) {
       const nbytes = 1 + Math.floor(rnd() * 3000);
