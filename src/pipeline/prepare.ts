@@ -60,6 +60,8 @@ export interface DumpStats {
   scanMs: number;
   writeMs: number;
   startedAt: number;
+  /** from the process's start to this dump's start: Node's own start-up and loading the CLI */
+  startupMs: number;
 }
 
 export interface DumpJob {
@@ -127,6 +129,7 @@ export const DEFAULT_BITMAP_CACHE = 32 << 20;
 
 export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
   const startedAt = Date.now();
+  const startupMs = Math.round(performance.now());
   const vm = openInput(opts.input);
   try {
     const kd = vm instanceof KdumpVmcore ? vm : undefined;
@@ -204,7 +207,7 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
       executor, local, counts, carried: [], vmemmapExcluded: [],
       cache: new BitmapCache(opts.bitmapCacheBytes ?? DEFAULT_BITMAP_CACHE, opts.workDir),
       cycleDumpable: new Float64Array(numCycles), numDumpable: 0,
-      stats: { memMapBytes: 0, unreadablePfns: 0, unreadPages: 0, badOrderPfns: 0, rescannedCycles: 0, scanMs: 0, writeMs: 0, startedAt },
+      stats: { memMapBytes: 0, unreadablePfns: 0, unreadPages: 0, badOrderPfns: 0, rescannedCycles: 0, scanMs: 0, writeMs: 0, startedAt, startupMs },
       progress: new Progress(msgs),
     };
   } catch (e) {

@@ -152,6 +152,11 @@ describe('what operators see (real-1g)', function () {
       expect(doc.reducedToPercent).to.equal(Number(/reduced to (\d+)%/.exec(r.stdout)![1]));
       expect(doc.memMapBytesRead).to.equal(Number(/^mem_map bytes read: (\d+)/m.exec(r.stdout)![1]));
       expect(doc.threads).to.equal(Number(/^Threads: (\d+);/m.exec(r.stdout)![1]));
+      // the printed times, in seconds to the millisecond; start-up lies within the process's life
+      const t = /time: start-up ([\d.]+) s, scan ([\d.]+) s, write ([\d.]+) s, total ([\d.]+) s/.exec(r.stdout)!;
+      expect([t[1], t[2], t[3], t[4]]).to.deep.equal(['startup', 'scan', 'write', 'total'].map((k) => (doc.timeMs[k] / 1000).toFixed(3)));
+      expect(doc.timeMs.startup).to.be.greaterThan(0);
+      expect(doc.timeMs.startup + doc.timeMs.total).to.be.at.most(r.wallMs);
       expect(doc).to.include({ status: 'completed', dumpLevel: 31, codec: 'lzo', format: 'kdump-compressed', pageSize: 4096, input: vmcore });
       expect(doc.outputs).to.deep.equal([path.join(dir, 'r31.lzo')]);
     });
