@@ -543,6 +543,12 @@ static napi_value compress_mapped(napi_env env, napi_callback_info info)
  * pages; 1 at a page not wholly in the file, cursor[0] being its bit, for the caller to
  * read it (its tail reads as zero). cursor[1] counts the pages so far. All Float64Arrays.
  */
+/* whether [pa, end) lies wholly in range ci of the file's ranges */
+static int page_in_range(const double *starts, const double *ends, int64_t n_ranges, int64_t ci, double pa, double end)
+{
+	return ci < n_ranges && starts[ci] <= pa && end <= ends[ci];
+}
+
 static napi_value map_offsets(napi_env env, napi_callback_info info)
 {
 	size_t argc = 10;
@@ -589,7 +595,7 @@ static napi_value map_offsets(napi_env env, napi_callback_info info)
 		}
 		pa = (double)(pfn_start + i) * (double)page_size;
 		end = pa + (double)page_size;
-		if (!(ci < n_ranges && starts[ci] <= pa && end <= ends[ci])) {
+		if (!page_in_range(starts, ends, n_ranges, ci, pa, end)) {
 			/* the range holding pa, or the first after it */
 			int64_t lo = 0, hi = n_ranges;
 			while (lo < hi) {
@@ -600,7 +606,7 @@ static napi_value map_offsets(napi_env env, napi_callback_info info)
 					hi = mid;
 			}
 			ci = lo;
-			if (!(ci < n_ranges && starts[ci] <= pa && end <= ends[ci])) {
+			if (!page_in_range(starts, ends, n_ranges, ci, pa, end)) {
 				stopped = 1;
 				break;
 			}
@@ -614,14 +620,6 @@ static napi_value map_offsets(napi_env env, napi_callback_info info)
 	return result;
 }
 
-/*
- * encodeDescriptors(sizes, flags, count, dataPos, zeroOffset, pageSize, layout, out) -> new dataPos
- * The page_desc records of a batch's results, one after another into out: sizes[k] > 0
- * stored bytes at the next data position (from dataPos on), 0 an all-zero page (the shared
- * page at zeroOffset), < 0 a page that could not be read (all fields 0: "data lost").
- * layout (Int32Array) is the record's size and the offsets of offset (i64), size (u32),
- * flags (u32) and page_flags (u64), from diskdump.ts's PageDesc declaration.
- */
 /*
  * cutBatch(bm, byte, nbytes, maxPages, firstByte, headMask, tailMask, out) -> 0 | 1
  * The next pass-2 batch of a cycle's bitmap, from byte `byte` on: bytes with no set bit
@@ -688,6 +686,14 @@ static void put_le(unsigned char *d, uint64_t v, int bytes)
 		d[b] = (unsigned char)(v >> (8 * b));
 }
 
+/*
+ * encodeDescriptors(sizes, flags, count, dataPos, zeroOffset, pageSize, layout, out) -> new dataPos
+ * The page_desc records of a batch's results, one after another into out: sizes[k] > 0
+ * stored bytes at the next data position (from dataPos on), 0 an all-zero page (the shared
+ * page at zeroOffset), < 0 a page that could not be read (all fields 0: "data lost").
+ * layout (Int32Array) is the record's size and the offsets of offset (i64), size (u32),
+ * flags (u32) and page_flags (u64), from diskdump.ts's PageDesc declaration.
+ */
 static napi_value encode_descriptors(napi_env env, napi_callback_info info)
 {
 	size_t argc = 8;

@@ -50,6 +50,9 @@ export const NATIVE_RAW = 0;
 export const NATIVE_LZO = 1;
 export const NATIVE_ZLIB = 2;
 
+/** The addon's page loop, or undefined when it is not built (or is a build without these calls). */
 export function nativePages(): NativePages | undefined {
-  return nativeAddon() as NativePages | undefined;
+  const addon = nativeAddon() as Partial<NativePages> | undefined;
+  return addon?.compressPages && addon.compressMapped && addon.mapInput && addon.mapOffsets && addon.encodeDescriptors
+    && addon.cutBatch ? (addon as NativePages) : undefined;
 }
