@@ -10,7 +10,8 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ELF_MAGIC, Elf64Ehdr, Elf64Nhdr, Elf64Phdr, EM_X86_64, ET_CORE, NT_PRSTATUS, PT_LOAD, PT_NOTE, noteAlign } from '../format/elf';
+import { NT_PRSTATUS } from '../format/elf';
+import { encodeNotes, writeElfVmcore } from '../format/elf-vmcore-writer';
 import { BUNDLE_FILE, CODE_CACHE_FILE, bundleId, runBundle } from './launch';
 
 /** the directory bundle keys are relative to: the one holding dist/ and node_modules/ */
@@ -105,25 +106,10 @@ export function buildBundle(): string {
 
 /** A 64-page ELF vmcore with one CPU note and no VMCOREINFO: enough for a `-d 1` dump. */
 function writeTrainingVmcore(file: string): void {
-  const name = Buffer.alloc(noteAlign(5));
-  name.write('CORE\0', 'latin1');
-  const desc = Buffer.alloc(336); // x86_64 elf_prstatus
-  const notes = Buffer.concat([Elf64Nhdr.encode({ n_namesz: 5, n_descsz: desc.length, n_type: NT_PRSTATUS }), name, desc]);
   const data = Buffer.alloc(64 * 4096);
   for (let i = 0; i < 64; i += 2) data.write(`page ${i}`, i * 4096);
-  const noteOff = 64 + 2 * Elf64Phdr.size;
-  const ident = Buffer.alloc(16);
-  ELF_MAGIC.copy(ident);
-  ident[4] = 2; ident[5] = 1; ident[6] = 1;
-  fs.writeFileSync(file, Buffer.concat([
-    Elf64Ehdr.encode({
-      e_ident: ident, e_type: ET_CORE, e_machine: EM_X86_64, e_version: 1, e_entry: 0n, e_phoff: 64, e_shoff: 0,
-      e_flags: 0, e_ehsize: 64, e_phentsize: Elf64Phdr.size, e_phnum: 2, e_shentsize: 0, e_shnum: 0, e_shstrndx: 0,
-    }),
-    Elf64Phdr.encode({ p_type: PT_NOTE, p_flags: 0, p_offset: noteOff, p_vaddr: 0n, p_paddr: 0, p_filesz: notes.length, p_memsz: notes.length, p_align: 0n }),
-    Elf64Phdr.encode({ p_type: PT_LOAD, p_flags: 7, p_offset: noteOff + notes.length, p_vaddr: 0n, p_paddr: 0, p_filesz: data.length, p_memsz: data.length, p_align: 0n }),
-    notes, data,
-  ]));
+  // x86_64 elf_prstatus is 336 bytes
+  writeElfVmcore(file, { notes: encodeNotes([{ name: 'CORE', type: NT_PRSTATUS, desc: Buffer.alloc(336) }]), loads: [{ paddr: 0, data }] });
 }
 
 /**
