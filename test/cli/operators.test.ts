@@ -48,7 +48,9 @@ describe('what operators see (real-1g)', function () {
       const out = path.join(dir, 'tty.lzo');
       fs.writeFileSync(raw, '');
       // the pipe to the raw log is attached before the dump starts
-      const cmd = `sleep 1; CYCLODUMP_PROGRESS_MS=100 ${process.execPath} ${BIN} -l -d 31 --message-level 23 ${vmcore} ${out}; echo EXIT=$?; sleep 600`;
+      // -d 1 at a 25 ms interval: the run lasts many intervals however fast the host (-d 31 took
+      // 0.2 s on CI's 2 cores, two lines at 100 ms)
+      const cmd = `sleep 1; CYCLODUMP_PROGRESS_MS=25 ${process.execPath} ${BIN} -l -d 1 --message-level 23 ${vmcore} ${out}; echo EXIT=$?; sleep 600`;
       const t = spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '200', '-y', '50', cmd], { encoding: 'latin1' });
       expect(t.status, t.stderr).to.equal(0);
       try {
@@ -88,7 +90,8 @@ describe('what operators see (real-1g)', function () {
 
     it('without a terminal: a plain line every interval, percentages rising to 100% once', function () {
       const out = path.join(dir, 'plain.lzo');
-      const r = cyclodump(['-l', '-d', '31', '-f', vmcore, out], { env: { CYCLODUMP_PROGRESS_MS: '100' } });
+      // -d 1 at 25 ms: many intervals long on any host (-d 31 at 100 ms gave CI only two lines)
+      const r = cyclodump(['-l', '-d', '1', '-f', vmcore, out], { env: { CYCLODUMP_PROGRESS_MS: '25' } });
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stderr).not.to.include('\r');
       const lines = r.stderr.split('\n').filter((l) => l.startsWith('Dumping:'));
@@ -115,7 +118,7 @@ describe('what operators see (real-1g)', function () {
 
   describe('--log-json', function () {
     it('every stderr line is a JSON record: progress, phase timings, and the error that ends a failed run', function () {
-      const r = cyclodump(['--log-json', '-l', '-d', '31', '--message-level', '31', '-f', vmcore, path.join(dir, 'json.lzo')], { env: { CYCLODUMP_PROGRESS_MS: '100' } });
+      const r = cyclodump(['--log-json', '-l', '-d', '1', '--message-level', '31', '-f', vmcore, path.join(dir, 'json.lzo')], { env: { CYCLODUMP_PROGRESS_MS: '25' } });
       expect(r.code, r.stderr).to.equal(0);
       const recs = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       for (const rec of recs) expect(rec).to.include.keys('level', 'time', 'msg');
