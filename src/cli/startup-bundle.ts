@@ -19,6 +19,13 @@ const ROOT = path.resolve(BUNDLE_FILE, '../..');
 const SRC = path.resolve(__dirname, '..');
 /** packages in the bundle: loaded by every run, plain JavaScript (no native code) */
 const PACKAGES = ['commander'];
+/**
+ * Built-in modules a bundled module requires when loaded but uses only on paths a dump
+ * never takes: the bundle hands it an object whose properties load the module on first
+ * use. commander requires child_process for executable subcommands (cyclodump has none);
+ * loading it pulls in net, dgram and the streams, ~6 ms of a run pinned to one CPU.
+ */
+const LAZY_BUILTINS = ['node:child_process'];
 
 function jsFiles(dir: string, out: string[] = []): string[] {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -37,7 +44,7 @@ const key = (file: string): string => path.relative(ROOT, file).split(path.sep).
  * Node would resolve them (the name, then .js, then /index.js): loading resolves nothing
  * and calls no path function. A package name goes through `packages`; anything else
  * (built-in modules, native addons, JSON, packages not bundled) to Node's own require
- * from the module's real place.
+ * from the module's real place, but for the built-ins in `lazy` (LAZY_BUILTINS).
  */
 const LOADER = `'use strict';
 const Module = require('module');
@@ -46,13 +53,20 @@ const defs = Object.create(null);
 const links = Object.create(null);
 const packages = Object.create(null);
 const loaded = Object.create(null);
+const lazy = Object.create(null);
+function lazyBuiltin(id, names) {
+  let real;
+  const stand = {};
+  for (const n of names) Object.defineProperty(stand, n, { enumerable: true, get: () => (real ??= require(id))[n] });
+  lazy[id] = stand;
+}
 function requireFor(from, file) {
   const own = links[from];
   let real;
   const nodeRequire = () => (real ??= Module.createRequire(file));
   const req = (id) => {
     const k = own[id] ?? packages[id];
-    return k === undefined ? nodeRequire()(id) : load(k);
+    return k === undefined ? (lazy[id] ?? nodeRequire()(id)) : load(k);
   };
   req.resolve = (id, options) => nodeRequire().resolve(id, options);
   return req;
@@ -92,6 +106,8 @@ export function buildBundle(): string {
   }
   let body = LOADER;
   for (const [name, k] of Object.entries(packages)) body += `packages[${JSON.stringify(name)}] = ${JSON.stringify(k)};\n`;
+  // the export names of this Node's module (the bundle is built by the node that runs it)
+  for (const id of LAZY_BUILTINS) body += `lazyBuiltin(${JSON.stringify(id)}, ${JSON.stringify(Object.keys(require(id) as object))});\n`;
   const keys = new Set(files.map(key));
   for (const f of files) {
     const k = key(f);

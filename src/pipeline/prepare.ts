@@ -129,7 +129,9 @@ export const DEFAULT_BITMAP_CACHE = 32 << 20;
 
 export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
   const startedAt = Date.now();
-  const startupMs = Math.round(performance.now());
+  // time since the process started; process.uptime, unlike the performance global, loads
+  // no module (perf_hooks and eight internal ones)
+  const startupMs = Math.round(process.uptime() * 1000);
   const vm = openInput(opts.input);
   try {
     const kd = vm instanceof KdumpVmcore ? vm : undefined;

@@ -65,6 +65,30 @@ describe('start-up bundle', function () {
     expect(bundleIsCurrent()).to.equal(true);
   });
 
+  it('commander gets a stand-in for child_process: loaded by no dump, the real module on first use', function () {
+    const script = `const l = require(${JSON.stringify(path.join(REPO, 'dist/src/cli/launch.js'))});
+      const s = require('fs').readFileSync(l.BUNDLE_FILE, 'utf8');
+      l.runBundle(s, l.readCodeCache(l.bundleId(s)));
+      const before = process.moduleLoadList.includes('NativeModule child_process');
+      process.stdout.write(JSON.stringify({ before }));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout)).to.deep.equal({ before: false });
+    // the stand-in's spawn is the real one: commander runs an executable subcommand with it
+    const bundle = fs.readFileSync(BUNDLE_FILE, 'utf8');
+    const probe = `${bundle.replace(/^module\.exports = load\(.*$/m, '')}
+      const stand = requireFor('node_modules/commander/lib/command.js', __filename)('node:child_process');
+      const first = process.moduleLoadList.includes('NativeModule child_process');
+      const same = stand.spawn === require('child_process').spawn && stand.execFileSync === require('child_process').execFileSync;
+      process.stdout.write(JSON.stringify({ first, same }));`;
+    // (the bundle's loader with its modules defined but none run)
+    const file = path.join(dir, 'probe-bundle.js');
+    fs.writeFileSync(file, probe);
+    const p = spawnSync(process.execPath, [file], { encoding: 'utf8' });
+    expect(p.status, p.stderr).to.equal(0);
+    expect(JSON.parse(p.stdout)).to.deep.equal({ first: false, same: true });
+  });
+
   it('writes, through the bundle, the very file dist/src\'s modules write', function () {
     const vmcore = builtinVmcore();
     const viaBundle = path.join(dir, 'bundle.dump');
