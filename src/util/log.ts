@@ -1,11 +1,12 @@
-// Log lines on stderr, made by pino: readable text by default, one JSON object per line with
-// --log-json. Which lines are written follows makedumpfile's message levels (messages.ts):
+// Log lines on stderr: readable text by default, one JSON object per line, made by pino,
+// with --log-json. Which lines are written follows makedumpfile's message levels (messages.ts):
 // warnings and errors with bit 4, common lines with bit 2, debug with bit 8, phase timings
 // with bit 16 (makedumpfile prints its STEP timings as report messages), progress records
 // with bit 1 (JSON only: on text the progress line is drawn by pipeline/progress.ts).
 //
-// pino costs about 30 ms to load, so it is loaded when the first line is written: a run
-// that logs nothing (`cyclodump -v`, a clean small dump) never loads it.
+// pino costs about 30 ms to load (pinned to one CPU), so only --log-json loads it, when its
+// first line is written: text lines are written directly (pino's record only carried the
+// level and the message to them).
 import type { Logger as PinoLogger } from 'pino';
 
 export const LOG_PROGRESS = 0x01;
@@ -78,6 +79,10 @@ export class Logger {
   }
 
   private emit(level: LogLevelName, msg: string, fields?: LogFields): void {
+    if (!this.o.json) {
+      this.o.write(textLine(level, msg));
+      return;
+    }
     const p = this.pino ?? this.load();
     if (fields) p[level](fields, msg);
     else p[level](msg);
@@ -86,23 +91,10 @@ export class Logger {
   private load(): PinoLogger {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const pino = require('pino') as typeof import('pino');
-    const json = this.o.json;
     const write = this.o.write;
     const dest = {
       write(line: string): void {
-        if (json) {
-          write(line.endsWith('\n') ? line : line + '\n');
-          return;
-        }
-        // text: the record pino made, as one readable line
-        let rec: { level?: string; msg?: string };
-        try {
-          rec = JSON.parse(line) as { level?: string; msg?: string };
-        } catch {
-          write(line);
-          return;
-        }
-        write(textLine(rec.level ?? 'info', rec.msg ?? ''));
+        write(line.endsWith('\n') ? line : line + '\n');
       },
     };
     this.pino = pino.default({

@@ -222,7 +222,7 @@ describe('what operators see (real-1g)', function () {
       return { ...last, stderr: r.stderr };
     }
 
-    it('-v and a small clean dump never load the logger; a warning does', function () {
+    it('-v, a small clean dump and text log lines never load pino; --log-json does', function () {
       expect(loadsPino(['-v'])).to.include({ code: 0, pino: false });
       // a tiny vmcore without VMCOREINFO: 64 pages, half of them zero
       const tiny = path.join(dir, 'tiny.vmcore');
@@ -230,7 +230,11 @@ describe('what operators see (real-1g)', function () {
       for (let i = 0; i < 32; i++) data.fill(i + 1, i * 4096, i * 4096 + 100);
       writeElfVmcore(tiny, { notes: Buffer.alloc(0), loads: [{ paddr: 0x100000, data }] });
       expect(loadsPino(['-l', '-d', '1', '-f', tiny, path.join(dir, 'tiny.lzo')])).to.include({ code: 0, pino: false });
-      // a failure's line is written without it too; a warning loads it
+      // text lines (the phase timings at --message-level 31) are written without it
+      const steps = loadsPino(['-l', '-d', '1', '--message-level', '31', '-f', tiny, path.join(dir, 'tiny31.lzo')]);
+      expect(steps).to.include({ code: 0, pino: false });
+      expect(steps.stderr).to.match(/^scan: [\d.]+ s, /m);
+      // a failure's line is written without it too; the same failure with --log-json loads it
       expect(loadsPino(['-l', '-d', '1', '-f', '/nonexistent', path.join(dir, 'x')])).to.include({ code: 1, pino: false });
       const warned = loadsPino(['-l', '-d', '1', '--log-json', '-f', '/nonexistent', path.join(dir, 'x')]);
       expect(warned).to.include({ code: 1, pino: true });
