@@ -43,6 +43,13 @@ export interface FileSinkOptions {
   force: boolean;
   /** -L: bytes the file may grow to; reaching it behaves like ENOSPC */
   sizeLimit?: number;
+  /**
+   * writeAsync writes on the calling thread. For a process with one usable CPU: libuv's
+   * thread could only run in turns with the main one, and by its turn the pages it copies
+   * have left the CPU's cache (synth-4G -d 31 pinned: the kernel's copy into the page
+   * cache took twice makedumpfile's samples; perf/RESULTS.md).
+   */
+  syncWrites?: boolean;
 }
 
 let zeroBuf = new Uint8Array(0);
@@ -74,9 +81,11 @@ export class FileSink implements DumpSink {
       throw new DumpError('output-open', `can't open the dump file ${name}: ${(e as Error).message}`);
     }
     this.sizeLimit = opts.sizeLimit;
+    this.syncWrites = !!opts.syncWrites;
   }
 
   private readonly sizeLimit?: number;
+  private readonly syncWrites: boolean;
 
   write(buf: Uint8Array, pos: number): void {
     if (this.sizeLimit !== undefined && pos + buf.length > this.sizeLimit) {
@@ -108,6 +117,7 @@ export class FileSink implements DumpSink {
   }
 
   private writeNow(buf: Uint8Array, pos: number): Promise<void> {
+    if (this.syncWrites) return this.writeHere(buf, pos);
     return new Promise((resolve, reject) => {
       const step = (done: number): void => {
         fs.write(this.fd, buf, done, buf.length - done, pos + done, (err, n) => {
@@ -124,6 +134,19 @@ export class FileSink implements DumpSink {
       };
       step(0);
     });
+  }
+
+  /** writeNow on this thread (syncWrites): the same errors and short-write record */
+  private writeHere(buf: Uint8Array, pos: number): Promise<void> {
+    let done = 0;
+    try {
+      while (done < buf.length) done += fs.writeSync(this.fd, buf, done, buf.length - done, pos + done);
+    } catch (e) {
+      if (done > 0) this.shortWrites.push({ pos, len: buf.length, done });
+      return Promise.reject(isNoSpace(e) ? new NoSpaceError(`no space left on the device holding ${this.name}`)
+        : new DumpError('write-error', `can't write the dump file ${this.name}: ${(e as Error).message}`));
+    }
+    return Promise.resolve();
   }
 
   reserve(pos: number, len: number): Promise<void> {

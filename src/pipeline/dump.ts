@@ -11,7 +11,7 @@ import { checkInterrupted, onForcedExit } from '../util/interrupt';
 import type { Messages } from '../util/messages';
 import type { ElfWriter } from './elf-output';
 import { KdumpWriter } from './kdump-output';
-import { DumpJob, DumpOptions, closeJob, prepareDump } from './prepare';
+import { DumpJob, DumpOptions, closeJob, prepareDump, usableCpus } from './prepare';
 import { DumpReport, buildReport } from './report';
 import { cycleBounds, scanPass } from './scan-pass';
 
@@ -101,7 +101,7 @@ function openSink(opts: RunOptions): DumpSink {
     return new FlattenedSink({ fd: 1, name: 'stdout', maxRecord: opts.flatRecordBytes });
   }
   if (!opts.output) throw new DumpError('usage', 'no dump file given');
-  return new FileSink(opts.output, { force: opts.force, sizeLimit: opts.sizeLimit });
+  return new FileSink(opts.output, { force: opts.force, sizeLimit: opts.sizeLimit, syncWrites: usableCpus() === 1 });
 }
 
 /** The error that ends a run whose pass 2 could not read some pages (the dump is kept, marked). */

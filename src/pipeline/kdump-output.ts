@@ -285,7 +285,8 @@ export async function writePageStream(job: DumpJob, writers: KdumpWriter[]): Pro
   // with one thread a batch is done when compress() returns: results held back only take
   // buffers, each touched (page faults) the first time it is used. Three writes in flight
   // keep libuv's thread busy while the next batch is read (real-1g -d 1 without a codec,
-  // one thread: 456 -> 399 ms; pinned to one CPU 610 -> 572 ms; perf/RESULTS.md)
+  // one thread: 456 -> 399 ms; pinned to one CPU 610 -> 572 ms; perf/RESULTS.md). With one
+  // usable CPU the file sink writes on this thread instead (FileSinkOptions.syncWrites).
   const inline = job.executor.threads === 1;
   const window = inline ? 1 : job.executor.threads * 3;
   const maxWrites = inline ? 3 : MAX_WRITES_IN_FLIGHT;

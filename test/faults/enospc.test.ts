@@ -24,6 +24,8 @@ interface Point {
   /** what must be left: nothing (no page had been written) or an incomplete dump */
   expect: 'deleted' | 'incomplete';
   why: string;
+  /** run on one CPU (taskset): the output is written on the main thread */
+  oneCpu?: boolean;
 }
 
 // Where the room runs out, by what the file holds at that moment (real-1g: header and
@@ -50,6 +52,10 @@ const POINTS: Point[] = [
   { args: ['-l', '-d', '1'], room: 190 * MiB, expect: 'incomplete', why: '-d 1, near the end' },
   { args: ['-c', '-d', '1'], room: 40 * MiB, expect: 'incomplete', why: '-d 1 zlib, early' },
   { args: ['-c', '-d', '1'], room: 150 * MiB + 16 * KiB, expect: 'incomplete', why: '-d 1 zlib, late' },
+  { args: ['-l', '-d', '31'], room: 48 * KiB, expect: 'deleted', why: 'one CPU, at the shared zero page', oneCpu: true },
+  { args: ['-l', '-d', '31'], room: 5 * MiB + 3 * KiB, expect: 'incomplete', why: 'one CPU, in page data', oneCpu: true },
+  { args: ['-d', '31'], room: 30 * MiB + 4 * KiB, expect: 'incomplete', why: 'one CPU, no codec, in page data', oneCpu: true },
+  { args: ['-l', '-d', '1'], room: 90 * MiB + 4 * KiB, expect: 'incomplete', why: 'one CPU, -d 1, half way', oneCpu: true },
 ];
 
 describe('ENOSPC: the run stops cleanly and what it leaves is flagged and correct', function () {
@@ -89,7 +95,7 @@ describe('ENOSPC: the run stops cleanly and what it leaves is flagged and correc
       const d = needDisk(this);
       d.resize(p.room);
       const out = path.join(d.dir, 'dump');
-      const r = cyclodump([...p.args, vmcore, out]);
+      const r = cyclodump([...p.args, vmcore, out], { oneCpu: p.oneCpu });
       expect(r.code, r.stderr).to.equal(1);
       const lines = errorLines(r.stderr);
       expect(lines[lines.length - 1]).to.equal(`cyclodump: no space left on the device holding ${out}`);

@@ -1,5 +1,6 @@
 // Running cyclodump and the reference tools (makedumpfile, libkdumpfile) as processes.
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import { BIN, REPO } from './paths';
 
@@ -19,8 +20,16 @@ function run(cmd: string, args: string[], opts: { input?: Buffer | string; env?:
   return { code: r.status ?? (r.signal ? 128 : -1), stdout: r.stdout, stderr: r.stderr, wallMs: Date.now() - t0 };
 }
 
-export function cyclodump(args: string[], opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}): RunResult {
+export function cyclodump(args: string[], opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv; oneCpu?: boolean } = {}): RunResult {
+  // oneCpu: under `taskset` to one CPU, as a capture kernel booted with nr_cpus=1 runs it
+  if (opts.oneCpu) return run('taskset', ['-c', String(firstAllowedCpu()), process.execPath, BIN, ...args], opts);
   return run(process.execPath, [BIN, ...args], opts);
+}
+
+/** The lowest CPU this process may run on (Cpus_allowed_list of /proc/self/status). */
+export function firstAllowedCpu(): number {
+  const m = /^Cpus_allowed_list:\s*(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'latin1'));
+  return m ? Number(m[1]) : 0;
 }
 
 export function makedumpfile(args: string[], opts: { input?: Buffer | string } = {}): RunResult {

@@ -55,12 +55,14 @@ describe('real-1g: same output for every --num-threads and --cyclic-buffer', fun
         ['1 KiB bitmap cache: the dump file holds the 2nd bitmap between the passes', ['--cyclic-buffer', '4', '--bitmap-cache', '1', '--num-threads', '2'], ONE_PASS],
         ['JavaScript page loop instead of the native one (CYCLODUMP_NO_NATIVE=1)', ['--num-threads', '2'], ONE_PASS],
         ['--non-mmap: pages read with pread, not taken from a mapping', ['--non-mmap', '--num-threads', '2'], ONE_PASS],
+        // one usable CPU: one thread, and the output written on the main thread
+        ['one CPU (taskset): writes on the main thread', [], ONE_PASS],
       ];
       for (const [name, args, memMapBytes] of tunings) {
         it(`${name}: byte-identical to makedumpfile -l, mem_map read ${memMapBytes / ONE_PASS}x`, function () {
           const out = path.join(dir, `cd-${level}`);
           const env = name.includes('NO_NATIVE') ? { CYCLODUMP_NO_NATIVE: '1' } : undefined;
-          const r = cyclodump(['-l', '-d', level, '--message-level', '31', ...args, vmcore, out], { env });
+          const r = cyclodump(['-l', '-d', level, '--message-level', '31', ...args, vmcore, out], { env, oneCpu: name.includes('taskset') });
           expect(r.code, r.stderr).to.equal(0);
           const m = /mem_map bytes read: (\d+) \(cycles rescanned: (\d+)\)/.exec(r.stdout);
           expect(m, r.stdout).to.not.equal(null);
