@@ -91,6 +91,12 @@ export class FileSink implements DumpSink {
     if (this.sizeLimit !== undefined && pos + buf.length > this.sizeLimit) {
       throw new NoSpaceError(`${this.name} reached the size limit of ${this.sizeLimit} bytes (-L)`);
     }
+    this.writeAll(buf, pos);
+    this.bytesWritten += buf.length;
+  }
+
+  /** All of buf at pos, on this thread; a short write is recorded, errors become DumpErrors. */
+  private writeAll(buf: Uint8Array, pos: number): void {
     let done = 0;
     try {
       this.ensureOpen();
@@ -100,7 +106,6 @@ export class FileSink implements DumpSink {
       if (isNoSpace(e)) throw new NoSpaceError(`no space left on the device holding ${this.name}`);
       throw new DumpError('write-error', `can't write the dump file ${this.name}: ${(e as Error).message}`);
     }
-    this.bytesWritten += buf.length;
   }
 
   writeAsync(buf: Uint8Array, pos: number): Promise<void> {
@@ -138,13 +143,10 @@ export class FileSink implements DumpSink {
 
   /** writeNow on this thread (syncWrites): the same errors and short-write record */
   private writeHere(buf: Uint8Array, pos: number): Promise<void> {
-    let done = 0;
     try {
-      while (done < buf.length) done += fs.writeSync(this.fd, buf, done, buf.length - done, pos + done);
+      this.writeAll(buf, pos);
     } catch (e) {
-      if (done > 0) this.shortWrites.push({ pos, len: buf.length, done });
-      return Promise.reject(isNoSpace(e) ? new NoSpaceError(`no space left on the device holding ${this.name}`)
-        : new DumpError('write-error', `can't write the dump file ${this.name}: ${(e as Error).message}`));
+      return Promise.reject(e);
     }
     return Promise.resolve();
   }
