@@ -101,7 +101,12 @@ function openSink(opts: RunOptions): DumpSink {
     return new FlattenedSink({ fd: 1, name: 'stdout', maxRecord: opts.flatRecordBytes });
   }
   if (!opts.output) throw new DumpError('usage', 'no dump file given');
-  return new FileSink(opts.output, { force: opts.force, sizeLimit: opts.sizeLimit, syncWrites: usableCpus() === 1 });
+  return openFileSink(opts.output, opts);
+}
+
+/** A dump file (or a --split part) as the options say; with one usable CPU written on this thread. */
+export function openFileSink(file: string, opts: RunOptions): FileSink {
+  return new FileSink(file, { force: opts.force, sizeLimit: opts.sizeLimit, syncWrites: usableCpus() === 1 });
 }
 
 /** The error that ends a run whose pass 2 could not read some pages (the dump is kept, marked). */

@@ -13,9 +13,9 @@ import { FileSink } from '../format/sink';
 import { DumpError } from '../util/errors';
 import type { Messages } from '../util/messages';
 import { checkInterrupted, onForcedExit } from '../util/interrupt';
-import { DumpOutcome, RunOptions, markIncomplete, repairShortWrites, unreadPagesError } from './dump';
+import { DumpOutcome, RunOptions, markIncomplete, openFileSink, repairShortWrites, unreadPagesError } from './dump';
 import { KdumpWriter, writePageStream } from './kdump-output';
-import { DumpJob, closeJob, prepareDump, usableCpus } from './prepare';
+import { DumpJob, closeJob, prepareDump } from './prepare';
 import { buildReport } from './report';
 import { cycleBitmap, cycleBounds, cycleBuffer, scanPass } from './scan-pass';
 
@@ -91,8 +91,7 @@ export async function runSplitDump(opts: SplitOptions, msgs: Messages): Promise<
     if (blockBytes <= 0 || blockBytes % job.pageSize !== 0) {
       throw new DumpError('usage', `the splitblock size must be a positive multiple of the page size (${job.pageSize} bytes)`);
     }
-    const syncWrites = usableCpus() === 1;
-    for (const out of opts.outputs) sinks.push(new FileSink(out, { force: opts.force, sizeLimit: opts.sizeLimit, syncWrites }));
+    for (const out of opts.outputs) sinks.push(openFileSink(out, opts));
     await scanPass(job);
     checkInterrupted();
     const pfnsPerBlock = blockBytes / job.pageSize;
