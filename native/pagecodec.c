@@ -36,6 +36,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -78,6 +79,26 @@ static int all_zero(const unsigned char *p, size_t len)
 }
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "pagecodec: bad arguments"); return NULL; } } while (0)
+
+/*
+ * The call's arguments into argv, which has room for `room` (those not given read as
+ * undefined); 1 when at least `needed` were given, else 0 with an exception thrown.
+ */
+static int get_args(napi_env env, napi_callback_info info, napi_value *argv, size_t room, size_t needed)
+{
+	size_t argc = room;
+	char msg[48];
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+		napi_throw_error(env, NULL, "pagecodec: bad arguments");
+		return 0;
+	}
+	if (argc < needed) {
+		snprintf(msg, sizeof msg, "pagecodec: %zu arguments expected", needed);
+		napi_throw_error(env, NULL, msg);
+		return 0;
+	}
+	return 1;
+}
 
 void *typed_data(napi_env env, napi_value v, size_t *len, int *ok)
 {
@@ -256,7 +277,6 @@ static int ready_batch(napi_env env, instance_t *in, int32_t method, const batch
 
 static napi_value compress_pages(napi_env env, napi_callback_info info)
 {
-	size_t argc = 13;
 	napi_value argv[13], result;
 	instance_t *in;
 	int32_t method, i;
@@ -266,11 +286,8 @@ static napi_value compress_pages(napi_env env, napi_callback_info info)
 	unsigned char *src;
 	uint32_t *offsets;
 
-	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (argc < 12) {
-		napi_throw_error(env, NULL, "pagecodec: 12 arguments expected");
+	if (!get_args(env, info, argv, 13, 12))
 		return NULL;
-	}
 	CHECK(napi_get_instance_data(env, (void **)&in));
 	CHECK(napi_get_value_int32(env, argv[0], &method));
 	src = typed_data(env, argv[1], &src_len, &ok1);
@@ -438,7 +455,6 @@ static napi_value map_input(napi_env env, napi_callback_info info)
 
 static napi_value compress_mapped(napi_env env, napi_callback_info info)
 {
-	size_t argc = 14;
 	napi_value argv[14], result;
 	instance_t *in;
 	mapped_input_t *m;
@@ -454,11 +470,8 @@ static napi_value compress_mapped(napi_env env, napi_callback_info info)
 	volatile int32_t i;
 	volatile int64_t pos;
 
-	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (argc < 13) {
-		napi_throw_error(env, NULL, "pagecodec: 13 arguments expected");
+	if (!get_args(env, info, argv, 14, 13))
 		return NULL;
-	}
 	CHECK(napi_get_instance_data(env, (void **)&in));
 	CHECK(napi_get_value_int32(env, argv[0], &method));
 	CHECK(napi_get_value_external(env, argv[1], (void **)&m));
@@ -551,7 +564,6 @@ static int page_in_range(const double *starts, const double *ends, int64_t n_ran
 
 static napi_value map_offsets(napi_env env, napi_callback_info info)
 {
-	size_t argc = 10;
 	napi_value argv[10], result;
 	unsigned char *bm;
 	double *starts, *ends, *foffs, *out, *cursor;
@@ -559,11 +571,8 @@ static napi_value map_offsets(napi_env env, napi_callback_info info)
 	int ok[6];
 	int64_t nbits, pfn_start, limit, page_size, i, seen, n_ranges, ci = 0, stopped = 0;
 
-	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (argc < 10) {
-		napi_throw_error(env, NULL, "pagecodec: 10 arguments expected");
+	if (!get_args(env, info, argv, 10, 10))
 		return NULL;
-	}
 	bm = typed_data(env, argv[0], &bm_len, &ok[0]);
 	CHECK(napi_get_value_int64(env, argv[1], &nbits));
 	CHECK(napi_get_value_int64(env, argv[2], &pfn_start));
@@ -631,7 +640,6 @@ static napi_value map_offsets(napi_env env, napi_callback_info info)
  */
 static napi_value cut_batch(napi_env env, napi_callback_info info)
 {
-	size_t argc = 8;
 	napi_value argv[8], result;
 	unsigned char *bm;
 	int32_t *out;
@@ -639,11 +647,8 @@ static napi_value cut_batch(napi_env env, napi_callback_info info)
 	int ok1, ok2, found = 0;
 	int32_t byte, nbytes, max_pages, first_byte, head_mask, tail_mask, count = 0, first;
 
-	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (argc < 8) {
-		napi_throw_error(env, NULL, "pagecodec: 8 arguments expected");
+	if (!get_args(env, info, argv, 8, 8))
 		return NULL;
-	}
 	bm = typed_data(env, argv[0], &bm_len, &ok1);
 	CHECK(napi_get_value_int32(env, argv[1], &byte));
 	CHECK(napi_get_value_int32(env, argv[2], &nbytes));
@@ -696,7 +701,6 @@ static void put_le(unsigned char *d, uint64_t v, int bytes)
  */
 static napi_value encode_descriptors(napi_env env, napi_callback_info info)
 {
-	size_t argc = 8;
 	napi_value argv[8], result;
 	int32_t *sizes, *layout;
 	unsigned char *flags, *out;
@@ -705,11 +709,8 @@ static napi_value encode_descriptors(napi_env env, napi_callback_info info)
 	int32_t count, page_size, k;
 	int64_t data_pos, zero_off;
 
-	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-	if (argc < 8) {
-		napi_throw_error(env, NULL, "pagecodec: 8 arguments expected");
+	if (!get_args(env, info, argv, 8, 8))
 		return NULL;
-	}
 	sizes = typed_data(env, argv[0], &sizes_len, &ok[0]);
 	flags = typed_data(env, argv[1], &flags_len, &ok[1]);
 	CHECK(napi_get_value_int32(env, argv[2], &count));
