@@ -2,7 +2,7 @@
 // at offset 64, a note segment and PT_LOADs. The build's code-cache training dump
 // (cli/startup-bundle.ts), the tests' hand-made inputs and the bench's tiny vmcore.
 import * as fs from 'fs';
-import { ELF_MAGIC, Elf64Ehdr, Elf64Nhdr, Elf64Phdr, EM_X86_64, ET_CORE, PT_LOAD, PT_NOTE, noteAlign } from './elf';
+import { ELFCLASS64, ELFDATA2LSB, ELF_MAGIC, Elf64Ehdr, Elf64Nhdr, Elf64Phdr, EM_X86_64, ET_CORE, PT_LOAD, PT_NOTE, noteAlign } from './elf';
 
 export interface NoteSpec {
   name: string;
@@ -47,7 +47,9 @@ export function writeElfVmcore(path: string, spec: ElfSpec): void {
   let off = noteOff + spec.notes.length;
   const ident = Buffer.alloc(16);
   ELF_MAGIC.copy(ident);
-  ident[4] = 2; ident[5] = 1; ident[6] = 1;
+  ident[4] = ELFCLASS64;
+  ident[5] = ELFDATA2LSB;
+  ident[6] = 1; // EI_VERSION: EV_CURRENT
   const parts: Buffer[] = [Elf64Ehdr.encode({
     e_ident: ident, e_type: ET_CORE, e_machine: spec.machine ?? EM_X86_64, e_version: 1, e_entry: 0n,
     e_phoff: 64, e_shoff: 0, e_flags: 0, e_ehsize: 64, e_phentsize: Elf64Phdr.size, e_phnum: phnum,
