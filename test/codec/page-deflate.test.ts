@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as zlib from 'zlib';
-import { NATIVE_ZLIB, nativePages } from '../../src/codec/native-pages';
+import { NATIVE_METHOD, nativePages } from '../../src/codec/native-pages';
 import { ZlibCodec } from '../../src/codec/zlib-codec';
 import { DUMP_DH_COMPRESSED_ZLIB } from '../../src/format/diskdump';
 import { fixtureVmcore } from '../helpers/fixtures';
@@ -27,7 +27,7 @@ function deflatePages(src: Buffer, count: number, excludeZero: boolean): Packed 
   const sizes = new Int32Array(count);
   const flags = new Uint8Array(count);
   const data = Buffer.alloc(count * PAGE);
-  native.compressPages(NATIVE_ZLIB, src, offsets, 0, count, PAGE, excludeZero, data, 0, sizes, flags, DUMP_DH_COMPRESSED_ZLIB);
+  native.compressPages(NATIVE_METHOD.zlib, src, offsets, 0, count, PAGE, excludeZero, data, 0, sizes, flags, DUMP_DH_COMPRESSED_ZLIB);
   return { sizes, flags, data };
 }
 
