@@ -25,7 +25,7 @@ export interface DumpOptions {
   cyclicBufferKiB?: number;
   /** --num-threads as given; undefined: the CPUs this process may run on */
   numThreads?: number;
-  /** bytes of lz4-compressed 2nd bitmap kept between the passes */
+  /** bytes of run-length coded 2nd bitmap kept between the passes */
   bitmapCacheBytes?: number;
   /** MemFree override (tests); /proc/meminfo otherwise */
   freeMemory?: number;
