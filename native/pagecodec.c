@@ -783,8 +783,8 @@ static int export_string(napi_env env, napi_value exports, const char *name, con
 
 /*
  * glibc raises its mmap threshold each time a large block is freed, up to 32 MiB; from then
- * on the 4 MiB page batches come from the arenas, and what they leave behind is kept. Over
- * a long dump RSS crept up by 5-10 MiB (synthetic 64 GiB against 4 GiB). A fixed threshold
+ * on the 4 MiB page batches come from the arenas, and what they leave behind is kept: over
+ * a long dump RSS crept up (perf/RESULTS.md, "What made RSS flat"). A fixed threshold
  * (glibc's starting value) sends every large buffer back to the system when it is freed.
  */
 static pthread_once_t malloc_once = PTHREAD_ONCE_INIT;

@@ -22,8 +22,8 @@ const MAX_WRITES_IN_FLIGHT = 4;
  * Descriptor-table bytes taken (written as zeros) ahead of the descriptors at a time, and
  * descriptor bytes gathered before they are written: every write is a round trip through
  * the main thread's event loop, which costs more than the write itself for the 24 KiB of a
- * batch's descriptors (real-1g -d 1 without a codec: pass 2 0.72 -> 0.48 s with fewer,
- * larger writes; see perf/RESULTS.md).
+ * batch's descriptors (fewer, larger writes made pass 2 of `-d 1` without a codec much
+ * faster: perf/RESULTS.md).
  */
 const DESC_RESERVE_BYTES = 1 << 20;
 const DESC_GROUP_BYTES = 192 << 10;
@@ -252,8 +252,7 @@ export async function writePageStream(job: DumpJob, writers: KdumpWriter[]): Pro
   job.progress.setWriteTotal(job.numDumpable);
   // with one thread a batch is done when compress() returns: results held back only take
   // buffers, each touched (page faults) the first time it is used. Three writes in flight
-  // keep libuv's thread busy while the next batch is read (real-1g -d 1 without a codec,
-  // one thread: 456 -> 399 ms; pinned to one CPU 610 -> 572 ms; perf/RESULTS.md). With one
+  // keep libuv's thread busy while the next batch is read (perf/RESULTS.md). With one
   // usable CPU the file sink writes on this thread instead (FileSinkOptions.syncWrites).
   const inline = job.executor.threads === 1;
   const window = inline ? 1 : job.executor.threads * 3;
