@@ -33,7 +33,7 @@ describe('the page decision table: C and JavaScript agree on every kernel genera
       const native = nativeScan();
       if (process.env.CYCLODUMP_NO_NATIVE) this.skip();
       expect(native, 'the native addon is not built, or was built from other declarations (npx node-gyp rebuild)').to.not.equal(undefined);
-      const sample = sampleStructPages({ generation: gen, sections: 3, seed: 7, mix: 'edge,frag=0.5,hugetlb=0.08,hugetlbfree=0.04,thp=0.06' });
+      const sample = sampleStructPages({ generation: gen, sections: 2, seed: 7, mix: 'edge,frag=0.5,hugetlb=0.08,hugetlbfree=0.04,thp=0.06' });
       const layout = resolvePageLayout(new VmcoreInfo(sample.vmcoreinfo), kernelVersionCode(gen.osrelease));
       const n = sample.kind.length;
       // some struct pages unreadable, as where mem_map is not in the dump
