@@ -2,7 +2,7 @@
  * Per-page compressors for -c and -l, alone, over every non-zero 4 KiB page of a file:
  * CPU time (this thread's, so that other processes on a busy machine count less) and
  * bytes out, in alternating rounds. Built and run by perf/floor/page-codecs.sh.
- *   page-codecs FILE ROUNDS [page-deflate.c's object linked in: -DWITH_PAGE_DEFLATE]
+ *   page-codecs FILE ROUNDS    (-DWITH_PAGE_DEFLATE with the old page-deflate.c: see page-codecs.sh)
  */
 #include <libdeflate.h>
 #include <lzo/lzo1x.h>
