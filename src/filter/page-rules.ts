@@ -228,30 +228,28 @@ export function classifyChunk(R: Rules, u8: Uint8Array, u32: Uint32Array, valid:
       orders[idx] = R.freeAreaLength - 1;
       continue;
     }
-    // Slab pages, page tables, zsmalloc, guard pages...: kernel data whose mapping word is
-    // something else (from 6.2 a slab's holds a counter that looks anonymous). They are
-    // never cache or user data; hwpoison still applies.
-    const kernelTyped = slab || (!huge && hasType(R.topByte, pt) && !(R.hasOffline && isType(R.topByte, pt, R.offlineValue))
-        && !(R.hasBuddyType && isType(R.topByte, pt, R.buddyValue))
-        && !(R.hasUnaccepted && isType(R.topByte, pt, R.unacceptedValue)));
-    const anon = !kernelTyped && (u32[w + R.wMapping] & 1) !== 0;
-    const cache = !kernelTyped && (testBit(flagsLo, flagsHi, R.pgLru)
-      || ((R.pgSwapbacked < 0 || testBit(flagsLo, flagsHi, R.pgSwapbacked)) && testBit(flagsLo, flagsHi, R.pgSwapcache)));
-    const priv = testBit(flagsLo, flagsHi, R.pgPrivate);
-    let code: number = VERDICT.keep;
-    if (R.exclCache && cache && !priv && !anon) {
-      code = VERDICT.excludeBase + C_CACHE;
-    } else if (R.exclCachePri && cache && !anon) {
-      code = VERDICT.excludeBase + (priv ? C_CACHE_PRIVATE : C_CACHE);
-    } else if (R.exclUser && (anon || huge)) {
-      code = VERDICT.excludeBase + C_USER;
-    } else if (R.pgHwpoison >= 0 && testBit(flagsLo, flagsHi, R.pgHwpoison)) {
-      code = VERDICT.excludeBase + C_HWPOISON;
-    } else if (R.hasOffline && !slab && isType(R.topByte, pt, R.offlineValue)) {
-      code = VERDICT.excludeBase + C_OFFLINE;
-    }
-    codes[idx] = code;
+    codes[idx] = pageVerdict(R, flagsLo, flagsHi, pt, u32[w + R.wMapping], slab, huge);
     orders[idx] = order;
   }
   return badOrder;
+}
+
+/** The rows after the free-page ones, for a page that is not a compound tail nor free. */
+function pageVerdict(R: Rules, flagsLo: number, flagsHi: number, pt: number, mappingLo: number, slab: boolean, huge: boolean): number {
+  // Slab pages, page tables, zsmalloc, guard pages...: kernel data whose mapping word is
+  // something else (from 6.2 a slab's holds a counter that looks anonymous). They are
+  // never cache or user data; hwpoison still applies.
+  const kernelTyped = slab || (!huge && hasType(R.topByte, pt) && !(R.hasOffline && isType(R.topByte, pt, R.offlineValue))
+      && !(R.hasBuddyType && isType(R.topByte, pt, R.buddyValue))
+      && !(R.hasUnaccepted && isType(R.topByte, pt, R.unacceptedValue)));
+  const anon = !kernelTyped && (mappingLo & 1) !== 0;
+  const cache = !kernelTyped && (testBit(flagsLo, flagsHi, R.pgLru)
+    || ((R.pgSwapbacked < 0 || testBit(flagsLo, flagsHi, R.pgSwapbacked)) && testBit(flagsLo, flagsHi, R.pgSwapcache)));
+  const priv = testBit(flagsLo, flagsHi, R.pgPrivate);
+  if (R.exclCache && cache && !priv && !anon) return VERDICT.excludeBase + C_CACHE;
+  if (R.exclCachePri && cache && !anon) return VERDICT.excludeBase + (priv ? C_CACHE_PRIVATE : C_CACHE);
+  if (R.exclUser && (anon || huge)) return VERDICT.excludeBase + C_USER;
+  if (R.pgHwpoison >= 0 && testBit(flagsLo, flagsHi, R.pgHwpoison)) return VERDICT.excludeBase + C_HWPOISON;
+  if (R.hasOffline && !slab && isType(R.topByte, pt, R.offlineValue)) return VERDICT.excludeBase + C_OFFLINE;
+  return VERDICT.keep;
 }
