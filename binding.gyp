@@ -2,15 +2,22 @@
   "targets": [
     {
       "target_name": "pagecodec",
+      "actions": [
+        {
+          "action_name": "cyclodump_shared_header",
+          "inputs": ["native/generate-header.js", "<!@(node native/generate-header.js --inputs)"],
+          "outputs": ["<(INTERMEDIATE_DIR)/cyclodump-shared.h"],
+          "action": ["node", "native/generate-header.js", "<(INTERMEDIATE_DIR)/cyclodump-shared.h"]
+        }
+      ],
       "sources": [
         "native/pagecodec.c",
-        "native/page-deflate.c",
-        "native/pagescan.c",
-        "<!(node -p \"require('path').relative(process.cwd(), require('path').join(require('path').dirname(require.resolve('lzo/package.json')), 'lib', 'minilzo209', 'minilzo.c'))\")"
+        "native/pagescan.c"
       ],
       "include_dirs": [
-        "<!(node -p \"require('path').relative(process.cwd(), require('path').join(require('path').dirname(require.resolve('lzo/package.json')), 'lib', 'minilzo209'))\")"
+        "<(INTERMEDIATE_DIR)"
       ],
+      "libraries": ["-ldeflate", "-llzo2"],
       "cflags": ["-O3", "-Wall"],
       "defines": ["NAPI_VERSION=8"]
     }

@@ -1,18 +1,22 @@
 /*
  * cyclodump's page loop in C: for a batch of pages already read into one buffer, test each
- * for all zero bytes, compress it with LZO1X-1 or zlib (our page encoder, page-deflate.c),
- * or keep it raw, and pack the results into the output buffer, in one call per batch.
- * Calling a binding once per 4 KiB page costs about a quarter of LZO's own time; here that
- * cost is paid once.
+ * for all zero bytes, compress it with LZO1X-1 (liblzo2, the library makedumpfile links)
+ * or zlib's format (libdeflate), or keep it raw, and pack the results into the output
+ * buffer, in one call per batch: calling a binding once per 4 KiB page costs a good part
+ * of LZO's own time (perf/RESULTS.md). The methods, marks and tally indices below are
+ * declared in src/codec/native-pages.ts (cyclodump-shared.h is generated from them).
  *
  * compressPages(method, src, offsets, first, count, pageSize, excludeZero,
  *               dst, dstPos, sizes, flags, flagValue[, tally]) -> new dstPos
- *   method 0: raw, 1: LZO1X-1, 2: zlib (a zlib stream per page)
- *   offsets[first + i] is page i's offset in src, 0xffffffff if it could not be read
- *   sizes[first + i] := 0 all zero (shared descriptor), -1 unreadable, else stored bytes;
- *   flags[first + i] := flagValue when stored compressed, else 0.
- * dst must have room for count * pageSize bytes from dstPos. tally, an Int32Array of 2,
- * gets the batch's all-zero and unreadable pages added to [0] and [1].
+ *   method METHOD_RAW, METHOD_LZO (LZO1X-1) or METHOD_ZLIB (a zlib stream per page)
+ *   offsets[first + i] is page i's offset in src, OFFSET_MARK_UNREADABLE if it could not be read
+ *   sizes[first + i] := PAGE_MARK_ZERO all zero (shared descriptor), PAGE_MARK_UNREADABLE,
+ *   else stored bytes; flags[first + i] := flagValue when stored compressed, else 0.
+ * dst must have room for count * pageSize bytes from dstPos. tally, an Int32Array of
+ * TALLY_LENGTH, gets the batch's all-zero and unreadable pages added.
+ *
+ * lzoDecompress(src, dst) -> bytes written to dst, or -1 when src is not an LZO1X stream
+ * that fits dst.
  *
  * mapInput(fd) -> handle, or null when the file cannot be mapped (a pipe)
  * compressMapped(method, handle, stage, fileOffsets, first, count, pageSize, excludeZero,
@@ -29,6 +33,8 @@
  * encodeDescriptors(...): a batch's page_desc records (see below).
  * cutBatch(...): where pass 2's next batch of a cycle's bitmap starts and ends (see below).
  * classifyChunk(...), applyChunk(...): the struct-page scan's table and loop, in pagescan.c.
+ * scanDeclarations, pageLoopDeclarations: the TypeScript declarations this build was made
+ * from, as text (cyclodump-shared.h), for the TypeScript side to check before it uses it.
  */
 #include <node_api.h>
 #include <malloc.h>
@@ -42,14 +48,15 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "minilzo.h"
-#include "page-deflate.h"
+#include <libdeflate.h>
+#include <lzo/lzo1x.h>
+#include "cyclodump-shared.h"
 #include "napi-args.h"
 #include "pagescan.h"
 
 typedef struct {
 	void *wrkmem;      /* LZO1X-1 work memory: one per thread (per Node environment) */
-	page_deflater *deflater; /* made on first use */
+	struct libdeflate_compressor *deflater; /* made on first use */
 	unsigned char *tmp;
 	size_t tmp_len;
 	unsigned char *page_buf; /* one page read with pread where the input cannot be mapped */
@@ -62,7 +69,7 @@ static void free_instance(napi_env env, void *data, void *hint)
 	(void)env;
 	(void)hint;
 	free(in->wrkmem);
-	page_deflater_free(in->deflater);
+	libdeflate_free_compressor(in->deflater);
 	free(in->tmp);
 	free(in->page_buf);
 	free(in);
@@ -140,15 +147,12 @@ void *typed_data(napi_env env, napi_value v, size_t *len, int *ok)
 /* Makes the per-thread state a method needs; 0 on success, else a message for the caller to throw. */
 static const char *prepare_method(instance_t *in, int32_t method, int32_t page_size)
 {
-	if (method < 0 || method > 2)
+	if (method != METHOD_RAW && method != METHOD_LZO && method != METHOD_ZLIB)
 		return "pagecodec: unknown method";
-	if (method == 2) {
-		if (page_size > PAGE_DEFLATE_MAX_INPUT)
-			return "pagecodec: page too large for zlib";
-		if (!in->deflater && !(in->deflater = page_deflater_new()))
-			return "pagecodec: out of memory";
-	}
-	if (method == 1) {
+	/* level 1, makedumpfile's */
+	if (method == METHOD_ZLIB && !in->deflater && !(in->deflater = libdeflate_alloc_compressor(1)))
+		return "pagecodec: out of memory";
+	if (method == METHOD_LZO) {
 		size_t worst = (size_t)page_size + page_size / 16 + 64 + 3;
 		if (in->tmp_len < worst) {
 			free(in->tmp);
@@ -168,10 +172,10 @@ static int64_t store_page(instance_t *in, int32_t method, const unsigned char *p
 {
 	flags[i] = 0;
 	if (exclude_zero && all_zero(p, (size_t)page_size)) {
-		sizes[i] = 0;
+		sizes[i] = PAGE_MARK_ZERO;
 		return dst_pos;
 	}
-	if (method == 1) {
+	if (method == METHOD_LZO) {
 		lzo_uint out_len = 0;
 		int r = lzo1x_1_compress(p, (lzo_uint)page_size, in->tmp, &out_len, in->wrkmem);
 		/* kept only when strictly smaller than the page, as makedumpfile does */
@@ -181,9 +185,9 @@ static int64_t store_page(instance_t *in, int32_t method, const unsigned char *p
 			flags[i] = (unsigned char)flag_value;
 			return dst_pos + (int64_t)out_len;
 		}
-	} else if (method == 2) {
+	} else if (method == METHOD_ZLIB) {
 		/* kept only when strictly smaller than the page: room for page_size - 1 */
-		size_t out_len = page_deflate(in->deflater, p, (size_t)page_size, dst + dst_pos, (size_t)page_size - 1);
+		size_t out_len = libdeflate_zlib_compress(in->deflater, p, (size_t)page_size, dst + dst_pos, (size_t)page_size - 1);
 		if (out_len > 0) {
 			sizes[i] = (int32_t)out_len;
 			flags[i] = (unsigned char)flag_value;
@@ -209,15 +213,15 @@ static int add_tally(napi_env env, napi_value v, const int32_t *sizes, int32_t f
 	if (napi_typeof(env, v, &t) != napi_ok || t == napi_undefined)
 		return 1;
 	tally = typed_data(env, v, &len, &ok);
-	if (!ok || len < 8) {
-		napi_throw_error(env, NULL, "pagecodec: the tally must be an Int32Array of 2");
+	if (!ok || len < TALLY_LENGTH * sizeof(int32_t)) {
+		napi_throw_error(env, NULL, "pagecodec: the tally is too short");
 		return 0;
 	}
 	for (i = first; i < first + count; i++) {
-		if (sizes[i] == 0)
-			tally[0]++;
-		else if (sizes[i] < 0)
-			tally[1]++;
+		if (sizes[i] == PAGE_MARK_ZERO)
+			tally[TALLY_ZERO]++;
+		else if (sizes[i] == PAGE_MARK_UNREADABLE)
+			tally[TALLY_UNREADABLE]++;
 	}
 	return 1;
 }
@@ -299,8 +303,8 @@ static napi_value compress_pages(napi_env env, napi_callback_info info)
 	if (!ready_batch(env, in, method, &b, off_len, 4))
 		return NULL;
 	for (i = b.first; i < b.first + b.count; i++) {
-		if (offsets[i] == 0xffffffffu) {
-			b.sizes[i] = -1;
+		if (offsets[i] == OFFSET_MARK_UNREADABLE) {
+			b.sizes[i] = PAGE_MARK_UNREADABLE;
 			b.flags[i] = 0;
 			continue;
 		}
@@ -464,7 +468,6 @@ static napi_value compress_mapped(napi_env env, napi_callback_info info)
 	int ok1, ok2;
 	unsigned char *stage;
 	double *offsets;
-	const char *err;
 	sigjmp_buf jump;
 	/* what the loop changes and the SIGBUS path reads after siglongjmp */
 	volatile int32_t i;
@@ -495,26 +498,18 @@ static napi_value compress_mapped(napi_env env, napi_callback_info info)
 	i = b.first;
 	pos = b.dst_pos;
 	if (sigsetjmp(jump, 0)) {
-		/* page i is gone from the file: unreadable, like a failed read */
-		b.sizes[i] = -1;
+		/* page i is gone from the file: unreadable, like a failed read (libdeflate keeps no
+		 * state between calls, so one stopped mid-page needs no reset) */
+		b.sizes[i] = PAGE_MARK_UNREADABLE;
 		b.flags[i] = 0;
-		/* the deflater may have stopped mid-page: start a fresh one */
-		if (method == 2) {
-			page_deflater_free(in->deflater);
-			in->deflater = NULL;
-			if ((err = prepare_method(in, method, b.page_size))) {
-				napi_throw_error(env, NULL, err);
-				return NULL;
-			}
-		}
 		i = i + 1;
 	}
 	bus_jump = &jump;
 	for (; i < b.first + b.count; i = i + 1) {
 		double o = offsets[i];
 		const unsigned char *p;
-		if (o <= -2) {
-			size_t k = (size_t)(-2 - o);
+		if (o <= OFFSET_MARK_STAGED_BASE) {
+			size_t k = (size_t)(OFFSET_MARK_STAGED_BASE - o);
 			if (k + (size_t)b.page_size > stage_len) {
 				bus_jump = NULL;
 				napi_throw_range_error(env, NULL, "pagecodec: page offset outside the staging buffer");
@@ -522,7 +517,7 @@ static napi_value compress_mapped(napi_env env, napi_callback_info info)
 			}
 			p = stage + k;
 		} else if (o < 0) {
-			b.sizes[i] = -1;
+			b.sizes[i] = PAGE_MARK_UNREADABLE;
 			b.flags[i] = 0;
 			continue;
 		} else {
@@ -531,7 +526,7 @@ static napi_value compress_mapped(napi_env env, napi_callback_info info)
 				/* not mappable here (past the end of the window arithmetic, or mmap failed): read it */
 				ssize_t got = pread(m->fd, in->page_buf, (size_t)b.page_size, (off_t)o);
 				if (got != b.page_size) {
-					b.sizes[i] = -1;
+					b.sizes[i] = PAGE_MARK_UNREADABLE;
 					b.flags[i] = 0;
 					continue;
 				}
@@ -731,7 +726,7 @@ static napi_value encode_descriptors(napi_env env, napi_callback_info info)
 		int64_t off = 0;
 		uint32_t size = 0, fl = 0;
 		uint64_t page_flags = 0;
-		if (sizes[k] == 0) {
+		if (sizes[k] == PAGE_MARK_ZERO) {
 			off = zero_off;
 			size = (uint32_t)page_size;
 		} else if (sizes[k] > 0) {
@@ -749,6 +744,29 @@ static napi_value encode_descriptors(napi_env env, napi_callback_info info)
 	return result;
 }
 
+static napi_value lzo_decompress(napi_env env, napi_callback_info info)
+{
+	napi_value argv[2], result;
+	const unsigned char *src;
+	unsigned char *dst;
+	size_t src_len, dst_len;
+	lzo_uint out_len;
+	int ok1, ok2, r;
+
+	if (!get_args(env, info, argv, 2, 2))
+		return NULL;
+	src = typed_data(env, argv[0], &src_len, &ok1);
+	dst = typed_data(env, argv[1], &dst_len, &ok2);
+	if (!ok1 || !ok2) {
+		napi_throw_error(env, NULL, "pagecodec: bad arguments to lzoDecompress");
+		return NULL;
+	}
+	out_len = dst_len;
+	r = lzo1x_decompress_safe(src, src_len, dst, &out_len, NULL);
+	CHECK(napi_create_int64(env, r == LZO_E_OK ? (int64_t)out_len : -1, &result));
+	return result;
+}
+
 static int export_function(napi_env env, napi_value exports, const char *name, napi_callback cb)
 {
 	napi_value fn;
@@ -756,10 +774,17 @@ static int export_function(napi_env env, napi_value exports, const char *name, n
 	    && napi_set_named_property(env, exports, name, fn) == napi_ok;
 }
 
+static int export_string(napi_env env, napi_value exports, const char *name, const char *text)
+{
+	napi_value v;
+	return napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v) == napi_ok
+	    && napi_set_named_property(env, exports, name, v) == napi_ok;
+}
+
 /*
  * glibc raises its mmap threshold each time a large block is freed, up to 32 MiB; from then
- * on the 4 MiB page batches come from the arenas, and what they leave behind is kept. Over
- * a long dump RSS crept up by 5-10 MiB (synthetic 64 GiB against 4 GiB). A fixed threshold
+ * on the 4 MiB page batches come from the arenas, and what they leave behind is kept: over
+ * a long dump RSS crept up (perf/RESULTS.md, "What made RSS flat"). A fixed threshold
  * (glibc's starting value) sends every large buffer back to the system when it is freed.
  */
 static pthread_once_t malloc_once = PTHREAD_ONCE_INIT;
@@ -789,8 +814,11 @@ NAPI_MODULE_INIT()
 	    || !export_function(env, exports, "mapOffsets", map_offsets)
 	    || !export_function(env, exports, "encodeDescriptors", encode_descriptors)
 	    || !export_function(env, exports, "cutBatch", cut_batch)
+	    || !export_function(env, exports, "lzoDecompress", lzo_decompress)
 	    || !export_function(env, exports, "classifyChunk", classify_chunk)
-	    || !export_function(env, exports, "applyChunk", apply_chunk))
+	    || !export_function(env, exports, "applyChunk", apply_chunk)
+	    || !export_string(env, exports, "scanDeclarations", SCAN_DECLARATIONS)
+	    || !export_string(env, exports, "pageLoopDeclarations", PAGE_LOOP_DECLARATIONS))
 		return NULL;
 	return exports;
 }

@@ -1,47 +1,25 @@
 /*
- * The struct-page decision table in C: the same verdicts as classifyChunk in
- * src/filter/page-scan.ts, which stays the reference (and runs where this addon is not
- * built). A test compares the two on every struct page of the real fixtures. In
- * JavaScript the table runs interpreted until the JIT has seen enough of it, which on a
- * small machine is most of the scan.
+ * The struct-page decision table in C: classifyChunk of src/filter/page-rules.ts, which
+ * declares everything both share (the R_* enum of the rules' fields, the marker kinds,
+ * the verdicts and counters: cyclodump-shared.h, generated from those declarations at
+ * build time) and runs where this addon is not built. test/filter/page-rules runs both
+ * over synthetic struct pages of every kernel generation. In JavaScript the table runs
+ * interpreted until the JIT has seen enough of it, which on a small machine is most of
+ * the scan.
  *
  * classifyChunk(rules, structPages, valid, n, firstPfn, codes, orders) -> first pfn with
  * an out-of-range buddy order, or -1
- *   rules: Int32Array, the fields of RULE_FIELDS in page-scan.ts, in that order (the R_* enum)
+ *   rules: Int32Array of R_COUNT fields
  *   structPages: the n struct pages read for pfns [firstPfn, firstPfn + n)
  *   valid[i]: 0 when struct page i could not be read
- *   codes[i] := 0 keep, 1 compound tail, 2 + counter excluded; orders[i] := block order
+ *   codes[i] := a VERDICT_*, VERDICT_EXCLUDE_BASE + counter when excluded; orders[i] := block order
  */
 #include <node_api.h>
 #include <stdint.h>
 #include <string.h>
+#include "cyclodump-shared.h"
 #include "napi-args.h"
 #include "pagescan.h"
-
-/* the order of RULE_FIELDS in src/filter/page-scan.ts */
-enum {
-	R_WORDS_PER_PAGE, R_SIZE_PAGE, R_W_FLAGS, R_W_MAPPING, R_W_MAPCOUNT, R_W_PRIVATE, R_W_HEAD,
-	R_ORDER_KIND, R_ORDER_OFFSET, R_ORDER_WIDTH, R_HEAD_LO, R_HEAD_HI,
-	R_PG_LRU, R_PG_PRIVATE, R_PG_SWAPCACHE, R_PG_SWAPBACKED, R_PG_HWPOISON,
-	R_EXCL_FREE, R_EXCL_CACHE, R_EXCL_CACHE_PRI, R_EXCL_USER, R_TOP_BYTE,
-	R_HAS_BUDDY_TYPE, R_BUDDY_VALUE, R_PG_BUDDY, R_HAS_OFFLINE, R_OFFLINE_VALUE,
-	R_HAS_UNACCEPTED, R_UNACCEPTED_VALUE,
-	R_HUGE_KIND, R_HUGE_VALUE, R_HUGE_BIT, R_HUGE_OFFSET, R_HUGE_WIDTH, R_HUGE_PTR_LO, R_HUGE_PTR_HI,
-	R_SLAB_KIND, R_SLAB_VALUE, R_SLAB_BIT, R_FREE_AREA_LENGTH,
-	R_COUNT
-};
-
-/* counters of src/filter/dump-level.ts */
-#define C_CACHE 1
-#define C_CACHE_PRIVATE 2
-#define C_USER 3
-#define C_FREE 4
-#define C_HWPOISON 5
-#define C_OFFLINE 6
-
-#define KEEP 0
-#define TAIL 1
-#define EXCLUDE_BASE 2
 
 /* makedumpfile's test_bit: the bit number taken mod 32 on the low word; bit 31 sign-extends */
 static int test_bit(uint32_t lo, uint32_t hi, int32_t nr)
@@ -94,47 +72,47 @@ static double classify(const int32_t *R, const unsigned char *sp, const uint8_t 
 		int huge, slab, kernel_typed, anon, cache, priv, code;
 		orders[idx] = 0;
 		if (!valid[idx]) {
-			codes[idx] = KEEP;
+			codes[idx] = VERDICT_KEEP;
 			continue;
 		}
 		if (R[R_W_HEAD] >= 0 && (word(pg, 4 * (int64_t)R[R_W_HEAD]) & 1)) {
-			codes[idx] = TAIL;
+			codes[idx] = VERDICT_TAIL;
 			continue;
 		}
 		flags_lo = word(pg, 4 * (int64_t)R[R_W_FLAGS]);
 		flags_hi = word(pg, 4 * (int64_t)R[R_W_FLAGS] + 4);
 		pt = R[R_W_MAPCOUNT] >= 0 ? word(pg, 4 * (int64_t)R[R_W_MAPCOUNT]) : 0xffffffffu;
-		huge = R[R_HUGE_KIND] == 1 && is_type(top, pt, (uint32_t)R[R_HUGE_VALUE]);
+		huge = R[R_HUGE_KIND] == HUGE_KIND_PAGE_TYPE && is_type(top, pt, (uint32_t)R[R_HUGE_VALUE]);
 		if ((pfn & 511) != 511 && ((flags_lo & (uint32_t)R[R_HEAD_LO]) || (flags_hi & (uint32_t)R[R_HEAD_HI]))
 		    && idx + 1 < n && valid[idx + 1]) {
 			const unsigned char *next = pg + size_page;
-			if (R[R_ORDER_KIND] == 1) {
+			if (R[R_ORDER_KIND] == ORDER_KIND_OFFSET) {
 				order = next[R[R_ORDER_OFFSET]];
 				if (R[R_ORDER_WIDTH] != 1)
 					order |= (uint32_t)next[R[R_ORDER_OFFSET] + 1] << 8;
-			} else if (R[R_ORDER_KIND] == 2) {
+			} else if (R[R_ORDER_KIND] == ORDER_KIND_TAIL_FLAGS) {
 				order = word(next, 4 * (int64_t)R[R_W_FLAGS]) & 0xff;
 			}
 			if (order >= 64 || (pfn & ((UINT64_C(1) << order) - 1)) != 0)
 				order = 0;
-			if (R[R_HUGE_KIND] == 3) {
+			if (R[R_HUGE_KIND] == HUGE_KIND_DTOR) {
 				uint32_t d = next[R[R_HUGE_OFFSET]];
 				if (R[R_HUGE_WIDTH] != 1)
 					d |= (uint32_t)next[R[R_HUGE_OFFSET] + 1] << 8;
 				huge = d == (uint32_t)R[R_HUGE_VALUE];
-			} else if (R[R_HUGE_KIND] == 4) {
+			} else if (R[R_HUGE_KIND] == HUGE_KIND_DTOR_POINTER) {
 				/* word-aligned like the JavaScript table's Uint32Array reads */
 				int64_t at = 4 * (int64_t)(R[R_HUGE_OFFSET] >> 2);
 				huge = word(next, at) == (uint32_t)R[R_HUGE_PTR_LO] && word(next, at + 4) == (uint32_t)R[R_HUGE_PTR_HI];
-			} else if (R[R_HUGE_KIND] == 2) {
+			} else if (R[R_HUGE_KIND] == HUGE_KIND_TAIL_FLAG) {
 				huge = test_bit64(word(next, 4 * (int64_t)R[R_W_FLAGS]), word(next, 4 * (int64_t)R[R_W_FLAGS] + 4),
 						  R[R_HUGE_BIT]) && (order == 9 || order == 18);
 			}
-		} else if (R[R_HUGE_KIND] != 1) {
+		} else if (R[R_HUGE_KIND] != HUGE_KIND_PAGE_TYPE) {
 			huge = 0;
 		}
-		slab = R[R_SLAB_KIND] == 1 ? is_type(top, pt, (uint32_t)R[R_SLAB_VALUE])
-		     : R[R_SLAB_KIND] == 2 ? test_bit64(flags_lo, flags_hi, R[R_SLAB_BIT]) : 0;
+		slab = R[R_SLAB_KIND] == SLAB_KIND_PAGE_TYPE ? is_type(top, pt, (uint32_t)R[R_SLAB_VALUE])
+		     : R[R_SLAB_KIND] == SLAB_KIND_FLAG ? test_bit64(flags_lo, flags_hi, R[R_SLAB_BIT]) : 0;
 		if (R[R_EXCL_FREE] && (R[R_HAS_BUDDY_TYPE] ? (!slab && is_type(top, pt, (uint32_t)R[R_BUDDY_VALUE]))
 						      : test_bit64(flags_lo, flags_hi, R[R_PG_BUDDY]))) {
 			uint32_t priv_lo = word(pg, 4 * (int64_t)R[R_W_PRIVATE]);
@@ -142,15 +120,15 @@ static double classify(const int32_t *R, const unsigned char *sp, const uint8_t 
 			if (priv_hi != 0 || priv_lo >= (uint32_t)R[R_FREE_AREA_LENGTH]) {
 				if (bad_order < 0)
 					bad_order = (double)pfn;
-				codes[idx] = KEEP;
+				codes[idx] = VERDICT_KEEP;
 				continue;
 			}
-			codes[idx] = EXCLUDE_BASE + C_FREE;
+			codes[idx] = VERDICT_EXCLUDE_BASE + C_FREE;
 			orders[idx] = (uint8_t)priv_lo;
 			continue;
 		}
 		if (R[R_EXCL_FREE] && R[R_HAS_UNACCEPTED] && is_type(top, pt, (uint32_t)R[R_UNACCEPTED_VALUE])) {
-			codes[idx] = EXCLUDE_BASE + C_FREE;
+			codes[idx] = VERDICT_EXCLUDE_BASE + C_FREE;
 			orders[idx] = (uint8_t)(R[R_FREE_AREA_LENGTH] - 1);
 			continue;
 		}
@@ -163,17 +141,17 @@ static double classify(const int32_t *R, const unsigned char *sp, const uint8_t 
 			|| ((R[R_PG_SWAPBACKED] < 0 || test_bit(flags_lo, flags_hi, R[R_PG_SWAPBACKED]))
 			    && test_bit(flags_lo, flags_hi, R[R_PG_SWAPCACHE])));
 		priv = test_bit(flags_lo, flags_hi, R[R_PG_PRIVATE]);
-		code = KEEP;
+		code = VERDICT_KEEP;
 		if (R[R_EXCL_CACHE] && cache && !priv && !anon)
-			code = EXCLUDE_BASE + C_CACHE;
+			code = VERDICT_EXCLUDE_BASE + C_CACHE;
 		else if (R[R_EXCL_CACHE_PRI] && cache && !anon)
-			code = EXCLUDE_BASE + (priv ? C_CACHE_PRIVATE : C_CACHE);
+			code = VERDICT_EXCLUDE_BASE + (priv ? C_CACHE_PRIVATE : C_CACHE);
 		else if (R[R_EXCL_USER] && (anon || huge))
-			code = EXCLUDE_BASE + C_USER;
+			code = VERDICT_EXCLUDE_BASE + C_USER;
 		else if (R[R_PG_HWPOISON] >= 0 && test_bit(flags_lo, flags_hi, R[R_PG_HWPOISON]))
-			code = EXCLUDE_BASE + C_HWPOISON;
+			code = VERDICT_EXCLUDE_BASE + C_HWPOISON;
 		else if (R[R_HAS_OFFLINE] && !slab && is_type(top, pt, (uint32_t)R[R_OFFLINE_VALUE]))
-			code = EXCLUDE_BASE + C_OFFLINE;
+			code = VERDICT_EXCLUDE_BASE + C_OFFLINE;
 		codes[idx] = (uint8_t)code;
 		orders[idx] = (uint8_t)order;
 	}
@@ -193,11 +171,11 @@ static int fields_fit(const int32_t *R)
 		return 0;
 	if (R[R_EXCL_FREE] && R[R_W_PRIVATE] < 0)
 		return 0;
-	if (R[R_ORDER_KIND] == 1 && (R[R_ORDER_OFFSET] < 0 || R[R_ORDER_OFFSET] + (R[R_ORDER_WIDTH] == 1 ? 1 : 2) > sz))
+	if (R[R_ORDER_KIND] == ORDER_KIND_OFFSET && (R[R_ORDER_OFFSET] < 0 || R[R_ORDER_OFFSET] + (R[R_ORDER_WIDTH] == 1 ? 1 : 2) > sz))
 		return 0;
-	if (R[R_HUGE_KIND] == 3 && (R[R_HUGE_OFFSET] < 0 || R[R_HUGE_OFFSET] + (R[R_HUGE_WIDTH] == 1 ? 1 : 2) > sz))
+	if (R[R_HUGE_KIND] == HUGE_KIND_DTOR && (R[R_HUGE_OFFSET] < 0 || R[R_HUGE_OFFSET] + (R[R_HUGE_WIDTH] == 1 ? 1 : 2) > sz))
 		return 0;
-	if (R[R_HUGE_KIND] == 4 && (R[R_HUGE_OFFSET] < 0 || 4 * (int64_t)(R[R_HUGE_OFFSET] >> 2) + 8 > sz))
+	if (R[R_HUGE_KIND] == HUGE_KIND_DTOR_POINTER && (R[R_HUGE_OFFSET] < 0 || 4 * (int64_t)(R[R_HUGE_OFFSET] >> 2) + 8 > sz))
 		return 0;
 	return 1;
 }
@@ -267,7 +245,7 @@ napi_value apply_chunk(napi_env env, napi_callback_info info)
 	orders = typed_data(env, argv[1], &orders_len, &ok[1]);
 	bm = typed_data(env, argv[4], &bm_len, &ok[2]);
 	counts = typed_data(env, argv[7], &counts_len, &ok[3]);
-	if (!ok[0] || !ok[1] || !ok[2] || !ok[3] || counts_len < 7 * sizeof(double)
+	if (!ok[0] || !ok[1] || !ok[2] || !ok[3] || counts_len < NUM_COUNTERS * sizeof(double)
 	    || napi_get_value_int32(env, argv[2], &from) != napi_ok || napi_get_value_int32(env, argv[3], &to) != napi_ok
 	    || napi_get_value_double(env, argv[5], &bit_base) != napi_ok
 	    || napi_get_value_double(env, argv[6], &slice_bits) != napi_ok)
@@ -277,11 +255,11 @@ napi_value apply_chunk(napi_env env, napi_callback_info info)
 		goto bad;
 	for (i = from; i < to; i++) {
 		double bit;
-		if (codes[i] < EXCLUDE_BASE)
+		if (codes[i] < VERDICT_EXCLUDE_BASE)
 			continue;
 		if (orders[i] != 0)
 			break;
-		counts[codes[i] - EXCLUDE_BASE] += 1;
+		counts[codes[i] - VERDICT_EXCLUDE_BASE] += 1;
 		bit = bit_base + i;
 		if (bit < slice_bits) {
 			uint64_t b = (uint64_t)bit;

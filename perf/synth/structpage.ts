@@ -1,5 +1,6 @@
 // Encodes `struct page` (Linux 6.1, 64 bytes) for every pfn of a present section,
-// straight into the write buffer as 16 little-endian 32-bit words.
+// straight into the write buffer as 16 little-endian 32-bit words; for another kernel
+// generation, each page is then rewritten as that kernel's (generations.ts).
 //
 // Word offsets follow the VMCOREINFO the generator emits (template.ts):
 // flags 0, lru / compound_head 8, lru.prev / compound_dtor (u8 16) + compound_order
@@ -8,6 +9,7 @@
 // leaves there (zone and last_cpupid bits in the top of flags, list poison values,
 // page_type values in _mapcount), checked against the real-1g fixture.
 
+import { Generation, PageAdapter, PageFacts } from './generations';
 import { K } from './kinds';
 import { Layout, SECTION_PFNS, PAGE, MiB, zoneOf } from './layout';
 import { ChunkPlan, Planner, CHUNK } from './planner';
@@ -76,8 +78,12 @@ export class StructPageEncoder {
   private readonly offlineMapcount: number;
   private readonly hugetlbDtor: number;
   private readonly maxOrder: number;
+  /** rewrites each 6.1 page as another kernel generation's (generations.ts) */
+  private readonly adapter?: PageAdapter;
+  private readonly facts: PageFacts = { kind: 0, acct: 0, order: 0, tailIndex: 0, headLo: 0, headHi: 0, h: 0 };
 
-  constructor(private readonly layout: Layout, private readonly planner: Planner, facts: KernelFacts) {
+  constructor(private readonly layout: Layout, private readonly planner: Planner, facts: KernelFacts,
+    generation?: Generation, stext = 0n) {
     this.vmLo = Number(layout.vmemmapBase & 0xffffffffn);
     this.vmHi = Number(layout.vmemmapBase >> 32n);
     this.files = new Pointers(layout, 256, 64, 0, 0x1000);
@@ -98,6 +104,14 @@ export class StructPageEncoder {
     this.offlineMapcount = facts.offlineMapcount;
     this.hugetlbDtor = facts.hugetlbDtor;
     this.maxOrder = facts.maxOrder;
+    if (generation && generation.name !== '6.1') {
+      this.adapter = new PageAdapter(generation, {
+        referenced: PG_REFERENCED, uptodate: PG_UPTODATE, dirty: PG_DIRTY, lru: facts.pgLru, active: PG_ACTIVE,
+        slab: facts.pgSlab, swapcache: facts.pgSwapcache, reserved: PG_RESERVED, private: facts.pgPrivate,
+        head: Math.log2(facts.pgHeadMask), mappedtodisk: PG_MAPPEDTODISK, swapbacked: facts.pgSwapbacked,
+        hwpoison: facts.pgHwpoison,
+      }, stext);
+    }
   }
 
   /**
@@ -126,6 +140,7 @@ export class StructPageEncoder {
       let mapcount = -1;
       let refcount = 1;
       let cgLo = 0, cgHi = 0;
+      let tailIndex = 0, headLo = 0, headHi = 0;
       switch (k) {
         case K.HOLE:
         case K.OVERLAY:
@@ -317,6 +332,9 @@ export class StructPageEncoder {
           w8hi = (this.vmHi + Math.floor(hv / TWO32)) | 0;
           refcount = 0;
           const j = pfn - headPfn;
+          tailIndex = j;
+          headLo = hv | 0;
+          headHi = w8hi;
           if (j === 1) {
             const hk = plan.acct[i];
             const dtor = hk === K.HUGETLB_HEAD || hk === K.HUGETLB_FREE_HEAD
@@ -355,6 +373,17 @@ export class StructPageEncoder {
       w[b + 13] = refcount;
       w[b + 14] = cgLo;
       w[b + 15] = cgHi;
+      if (this.adapter) {
+        const f = this.facts;
+        f.kind = k;
+        f.acct = plan.acct[i];
+        f.order = ord;
+        f.tailIndex = tailIndex;
+        f.headLo = headLo;
+        f.headHi = headHi;
+        f.h = h;
+        this.adapter.adapt(w, b, f, this.buddyMapcount, this.offlineMapcount, PAGE_TABLE_MAPCOUNT);
+      }
     }
   }
 }

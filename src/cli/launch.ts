@@ -1,6 +1,6 @@
-// What bin/cyclodump runs. Start-up is a large part of a small dump's time (perf/RESULTS.md:
-// about 0.1 s of a 0.3 s run pinned to one CPU), so the build packs every module of
-// dist/src into one script, dist/cyclodump.js (startup-bundle.ts), and keeps V8's compiled
+// What bin/cyclodump runs. Start-up is a large part of a small dump's time (perf/RESULTS.md),
+// so the build packs the CLI's modules of dist/src into one script, dist/cyclodump.js
+// (startup-bundle.ts, with esbuild), and keeps V8's compiled
 // code for it in dist/cyclodump.cache: Node then reads one file instead of resolving,
 // stat'ing and reading some 65, and does not parse or compile what the cache holds.
 // Without the bundle (a build that did not make it, or tsc run alone since) the modules

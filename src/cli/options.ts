@@ -67,7 +67,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { long: 'check-params', key: 'checkParams', status: 'supported', help: 'Only check the command line, as makedumpfile does; exit 0 if it is valid.' },
   { long: 'dry-run', key: 'dryRun', status: 'supported', help: 'Do everything but write the dump file.' },
   { long: 'show-stats', key: 'showStats', status: 'supported', help: 'Print the page report (message level 16).' },
-  { long: 'bitmap-cache', arg: 'KIB', key: 'bitmapCache', status: 'extension', help: 'Memory for the lz4-compressed 2nd bitmap kept between the two passes when it cannot wait in the dump file itself (-F, -E, --split, --dry-run; default 32768); cycles that do not fit are scanned again. 0: keep nothing, scan every cycle twice as makedumpfile does.' },
+  { long: 'bitmap-cache', arg: 'KIB', key: 'bitmapCache', status: 'extension', help: 'Memory for the run-length coded 2nd bitmap kept between the two passes when it cannot wait in the dump file itself (-F, -E, --split, --dry-run; default 32768); cycles that do not fit are scanned again. 0: keep nothing, scan every cycle twice as makedumpfile does.' },
   { long: 'report-json', arg: 'FILE', key: 'reportJson', status: 'extension', help: 'Also write the page report as JSON to FILE.' },
   { long: 'log-json', key: 'logJson', status: 'extension', help: 'Write log lines as JSON (pino) on stderr instead of text.' },
 ];

@@ -1,6 +1,6 @@
 // The optional native page loop (native/pagecodec.c, built by node-gyp at install): zero
-// test, then LZO1X-1, zlib (native/page-deflate.c) or a raw copy, for a whole batch of
-// pages in one call. When it is not built, the JavaScript loop with the npm bindings and
+// test, then LZO1X-1 (liblzo2), zlib's format (libdeflate) or a raw copy, for a whole batch
+// of pages in one call. When it is not built, the JavaScript loop with the npm packages and
 // Node's zlib does the same work, more slowly (its zlib streams differ in bytes, not in
 // the pages they hold).
 import { nativeAddon } from '../util/native-addon';
@@ -41,18 +41,37 @@ export interface NativePages {
    */
   cutBatch(bm: Uint8Array, byte: number, nbytes: number, maxPages: number, firstByte: number, headMask: number, tailMask: number,
     out: Int32Array): number;
+  /** liblzo2's lzo1x_decompress_safe of src into dst: the bytes written, or -1 */
+  lzoDecompress(src: Uint8Array, dst: Uint8Array): number;
 }
 
 /** an input file mapped by the native addon, one window at a time (opaque) */
 export interface MappedInput { readonly __mappedInput: unique symbol }
 
-export const NATIVE_RAW = 0;
-export const NATIVE_LZO = 1;
-export const NATIVE_ZLIB = 2;
+/** The page loop's methods (its first argument). */
+export const NATIVE_METHOD = { raw: 0, lzo: 1, zlib: 2 } as const;
+/** What a page's entry in a batch's sizes says besides its stored length. */
+export const PAGE_MARK = { zero: 0, unreadable: -1 } as const;
+/** Where a page is, in the offsets the page loops take (see compressPages, compressMapped). */
+export const OFFSET_MARK = { unreadable: 0xffffffff, unreadableInFile: -1, stagedBase: -2 } as const;
+/** The tally's entries. */
+export const TALLY = { zero: 0, unreadable: 1, length: 2 } as const;
 
-/** The addon's page loop, or undefined when it is not built (or is a build without these calls). */
+/**
+ * What the page loop must have been built from: the declarations above as text (the
+ * generated header holds the same text, and the addon reports it).
+ */
+export function pageLoopDeclarations(): string {
+  return JSON.stringify({ NATIVE_METHOD, PAGE_MARK, OFFSET_MARK, TALLY });
+}
+
+let matches: boolean | undefined;
+
+/** The addon's page loop, or undefined when it is not built (or was built from other declarations). */
 export function nativePages(): NativePages | undefined {
-  const addon = nativeAddon() as Partial<NativePages> | undefined;
-  return addon?.compressPages && addon.compressMapped && addon.mapInput && addon.mapOffsets && addon.encodeDescriptors
-    && addon.cutBatch ? (addon as NativePages) : undefined;
+  const addon = nativeAddon() as (Partial<NativePages> & { pageLoopDeclarations?: string }) | undefined;
+  if (!addon?.compressPages || !addon.compressMapped || !addon.mapInput || !addon.mapOffsets || !addon.encodeDescriptors
+    || !addon.cutBatch || !addon.lzoDecompress) return undefined;
+  matches ??= addon.pageLoopDeclarations === pageLoopDeclarations();
+  return matches ? (addon as NativePages) : undefined;
 }

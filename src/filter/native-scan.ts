@@ -1,11 +1,12 @@
-// The struct-page decision table of page-scan.ts, in C (native/pagescan.c), when the addon
-// is built. page-scan.ts keeps the JavaScript table as the reference and the fallback.
+// The struct-page decision table of page-rules.ts, in C (native/pagescan.c), when the addon
+// is built. page-rules.ts keeps the JavaScript table as the reference and the fallback.
 import { nativeAddon } from '../util/native-addon';
+import { scanDeclarations } from './page-rules';
 
 export interface NativeScan {
   /**
    * classifyChunk of page-scan.ts over `n` struct pages in `structPages`, with the rules
-   * packed by rulesArray; throws when the rules would read outside a struct page.
+   * packed by page-rules.ts's rulesArray; throws when the rules would read outside a struct page.
    */
   classifyChunk(rules: Int32Array, structPages: Uint8Array, valid: Uint8Array, n: number, firstPfn: number,
     codes: Uint8Array, orders: Uint8Array): number;
@@ -19,7 +20,12 @@ export interface NativeScan {
     sliceBits: number, counts: Float64Array): number;
 }
 
+let matches: boolean | undefined;
+
+/** The addon's scan, or undefined when it is not built (or was built from other declarations than page-rules.ts's). */
 export function nativeScan(): NativeScan | undefined {
-  const addon = nativeAddon() as Partial<NativeScan> | undefined;
-  return addon?.classifyChunk && addon.applyChunk ? (addon as NativeScan) : undefined;
+  const addon = nativeAddon() as (Partial<NativeScan> & { scanDeclarations?: string }) | undefined;
+  if (!addon?.classifyChunk || !addon.applyChunk) return undefined;
+  matches ??= addon.scanDeclarations === scanDeclarations();
+  return matches ? (addon as NativeScan) : undefined;
 }

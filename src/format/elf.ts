@@ -62,7 +62,6 @@ export const Elf64Nhdr = new Struct('Elf64_Nhdr', 12, [
   { name: 'n_type', type: 'u32', offset: 8 },
 ] as const);
 
-export type Elf64EhdrValue = ReturnType<typeof Elf64Ehdr.decode>;
 export type Elf64PhdrValue = ReturnType<typeof Elf64Phdr.decode>;
 
 /** ELF note fields are padded to 4 bytes on x86_64 cores (makedumpfile and the kernel both do). */

@@ -9,10 +9,6 @@ import { MemMapTable, adjustMaxMapnr, buildMemMapTable } from './memmap';
 import { PageLayout, kernelVersionCode, resolvePageLayout } from './page-layout';
 import { VmcoreInfo } from './vmcoreinfo';
 
-/** makedumpfile 1.7.2 knows kernels 2.6.15 .. 6.0.1 */
-export const OLDEST_KNOWN_KERNEL = 0x02060f;
-export const LATEST_KNOWN_KERNEL_MDF = 0x060001;
-
 const PAGE_OFFSET_4LEVEL = 0xffff880000000000n;
 const PAGE_OFFSET_5LEVEL = 0xff10000000000000n;
 

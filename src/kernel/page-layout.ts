@@ -124,7 +124,9 @@ export function resolvePageLayout(vi: VmcoreInfo, kernelVersion: number): PageLa
   };
   const offFlags = off('page.flags', true);
   const offMapping = off('page.mapping', true);
-  const offRefcount = off('page._refcount', true);
+  // before 4.6 the field was _count
+  const offRefcount = vi.offset('page._refcount') === undefined && vi.offset('page._count') !== undefined
+    ? off('page._count', true) : off('page._refcount', true);
   const offMapcount = off('page._mapcount', false);
   const offPrivate = off('page.private', false);
   // 7.1 renames compound_head to compound_info; bit 0 still marks tail pages

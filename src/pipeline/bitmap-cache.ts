@@ -2,23 +2,14 @@
 // mem_map is scanned once. Written to a dump file, each cycle goes straight to its final
 // place in the file's 2nd bitmap and is read back from there: no memory at all, whatever
 // the bitmap looks like. Otherwise (a stream on stdout, ELF output, --split, --dry-run)
-// cycles are kept lz4-compressed in memory within a fixed budget: bitmaps of real memory
-// are long runs of 0x00 and 0xff and shrink by orders of magnitude; a cycle that does not
-// fit the budget is rescanned in pass 2, as makedumpfile rescans every cycle.
+// cycles are kept run-length coded in memory within a fixed budget (codec/bitmap-runs.ts):
+// bitmaps of real memory are long runs of 0x00 and 0xff and shrink by orders of magnitude;
+// a cycle that does not fit the budget is rescanned in pass 2, as makedumpfile rescans
+// every cycle.
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { lz4DecodeInto } from '../codec/lz4-block';
-
-type Lz4 = typeof import('lz4-napi');
-/** bitmaps up to this size (32K pfns, 128 MiB of RAM) are kept as they are */
-const RAW_BELOW = 4096;
-let lz4: Lz4 | undefined;
-function lib(): Lz4 {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  lz4 ??= require('lz4-napi') as Lz4;
-  return lz4;
-}
+import { decodeRunsInto, encodeRuns } from '../codec/bitmap-runs';
 
 interface Slot {
   /** in memory, or at `fileOffset` of the spill file, or as it is at `fileOffset` of the output */
@@ -82,9 +73,8 @@ export class BitmapCache {
         this.outputFull = true;
       }
     }
-    const src = Buffer.from(bm.buffer, bm.byteOffset, bm.length);
-    // a small machine's bitmap is not worth loading lz4 for
-    const packed = src.length <= RAW_BELOW ? Buffer.from(src) : lib().compressSync(src);
+    const code = encodeRuns(bm);
+    const packed = Buffer.from(code.buffer, code.byteOffset, code.length);
     if (this.used + packed.length <= this.budgetBytes) {
       this.slots.set(cycle, { data: packed, fileOffset: -1, packedLen: packed.length, len: bm.length });
       this.used += packed.length;
@@ -123,13 +113,7 @@ export class BitmapCache {
       packed = Buffer.alloc(s.packedLen);
       fs.readSync(this.spillFd, packed, 0, s.packedLen, s.fileOffset);
     }
-    if (s.len <= RAW_BELOW) {
-      into.set(packed);
-      return;
-    }
-    // our decoder, into the caller's buffer: lz4-napi's would leave a new buffer V8 cannot
-    // see behind per cycle (src/codec/lz4-block.ts)
-    const n = lz4DecodeInto(packed, into);
+    const n = decodeRunsInto(packed, into);
     if (n !== s.len) throw new Error(`bitmap cache: restored ${n} bytes, expected ${s.len}`);
   }
 

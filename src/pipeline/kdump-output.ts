@@ -7,12 +7,12 @@ import { PageDesc } from '../format/diskdump';
 import { KdumpGeometry, dataStart, encodeMainHeader, encodeSubHeader, kdumpGeometry } from '../format/kdump-layout';
 import type { DumpSink } from '../format/sink';
 import { countPrstatus } from '../vmcore/notes';
+import { DESC_LAYOUT, batchLoops } from './batch-loops';
 import type { PageBatch, PageBatchResult } from './page-batch';
 import type { DumpJob } from './prepare';
 import { cycleBitmap, cycleBounds, cycleBuffer } from './scan-pass';
 import { CODEC_FLAGS } from '../codec';
 import { checkInterrupted } from '../util/interrupt';
-import { nativePages } from '../codec/native-pages';
 
 /** dumpable pages per pass-2 batch: 4 MiB of input */
 export const BATCH_PAGES = 1024;
@@ -22,14 +22,11 @@ const MAX_WRITES_IN_FLIGHT = 4;
  * Descriptor-table bytes taken (written as zeros) ahead of the descriptors at a time, and
  * descriptor bytes gathered before they are written: every write is a round trip through
  * the main thread's event loop, which costs more than the write itself for the 24 KiB of a
- * batch's descriptors (real-1g -d 1 without a codec: pass 2 0.72 -> 0.48 s with fewer,
- * larger writes; see perf/RESULTS.md).
+ * batch's descriptors (fewer, larger writes made pass 2 of `-d 1` without a codec much
+ * faster: perf/RESULTS.md).
  */
 const DESC_RESERVE_BYTES = 1 << 20;
 const DESC_GROUP_BYTES = 192 << 10;
-/** page_desc's size and field offsets, for the native encoder */
-const DESC_LAYOUT = Int32Array.of(PageDesc.size, PageDesc.offsets.offset, PageDesc.offsets.size, PageDesc.offsets.flags,
-  PageDesc.offsets.page_flags);
 
 /** One batch's descriptors, waiting for the batch's data to be on disk. */
 interface PendingDescriptors {
@@ -155,10 +152,7 @@ export class KdumpWriter {
   writeBatch(r: PageBatchResult): Promise<void> {
     const desc = new Uint8Array(PageDesc.size * r.count);
     const batchDataPos = this.dataPos;
-    const native = nativePages();
-    const pos = native
-      ? native.encodeDescriptors(r.sizes, r.flags, r.count, this.dataPos, this.zeroOffset, this.pageSize, DESC_LAYOUT, desc)
-      : this.encodeDescriptors(r, desc);
+    const pos = batchLoops().encodeDescriptors(r.sizes, r.flags, r.count, this.dataPos, this.zeroOffset, this.pageSize, DESC_LAYOUT, desc);
     const descPos = this.g.offsetDesc + PageDesc.size * this.descIndex;
     this.dataPos = pos;
     this.descIndex += r.count;
@@ -184,32 +178,6 @@ export class KdumpWriter {
     this.pendingDescBytes += desc.length;
     if (this.pendingDescBytes >= DESC_GROUP_BYTES) this.flushDescriptors();
     return written;
-  }
-
-  /**
-   * A batch's page_desc records, when the native addon is not built; returns the data
-   * position after the batch. Records as six little-endian u32 words: offset lo/hi, size,
-   * flags, page_flags lo/hi (DESC_LAYOUT).
-   */
-  private encodeDescriptors(r: PageBatchResult, desc: Uint8Array): number {
-    const w = new Uint32Array(desc.buffer, desc.byteOffset, desc.length >> 2);
-    let pos = this.dataPos;
-    for (let k = 0, i = 0; k < r.count; k++, i += 6) {
-      const size = r.sizes[k];
-      if (size === 0) {
-        w[i] = this.zeroOffset % 0x100000000;
-        w[i + 1] = Math.floor(this.zeroOffset / 0x100000000);
-        w[i + 2] = this.pageSize;
-      } else if (size > 0) {
-        w[i] = pos % 0x100000000;
-        w[i + 1] = Math.floor(pos / 0x100000000);
-        w[i + 2] = size;
-        w[i + 3] = r.flags[k];
-        pos += size;
-      }
-      // size < 0: the page could not be read; an all-zero descriptor means "data lost"
-    }
-    return pos;
   }
 
   /** Takes the descriptor table's blocks up to `end`, a large step at a time. */
@@ -284,8 +252,7 @@ export async function writePageStream(job: DumpJob, writers: KdumpWriter[]): Pro
   job.progress.setWriteTotal(job.numDumpable);
   // with one thread a batch is done when compress() returns: results held back only take
   // buffers, each touched (page faults) the first time it is used. Three writes in flight
-  // keep libuv's thread busy while the next batch is read (real-1g -d 1 without a codec,
-  // one thread: 456 -> 399 ms; pinned to one CPU 610 -> 572 ms; perf/RESULTS.md). With one
+  // keep libuv's thread busy while the next batch is read (perf/RESULTS.md). With one
   // usable CPU the file sink writes on this thread instead (FileSinkOptions.syncWrites).
   const inline = job.executor.threads === 1;
   const window = inline ? 1 : job.executor.threads * 3;
@@ -363,8 +330,7 @@ export function* batchesOf(bm: Uint8Array, start: number, end: number, maxPages:
   const headMask = 0xff & (0xff << ((from - start) % 8));
   const tailBits = (to - start) % 8;
   const tailMask = tailBits === 0 ? 0xff : (1 << tailBits) - 1;
-  // the walk over the bitmap's bytes is in C when the addon is built
-  const cutNext = nativePages()?.cutBatch ?? cutBatch;
+  const cutNext = batchLoops().cutBatch;
   const cut = new Int32Array(3);
   let byte = firstByte;
   while (cutNext(bm, byte, nbytes, maxPages, firstByte, headMask, tailMask, cut)) {
@@ -379,34 +345,6 @@ export function* batchesOf(bm: Uint8Array, start: number, end: number, maxPages:
     yield { seq: 0, pfnStart, pfnEnd, bitmap, count };
   }
 }
-
-/** cutBatch of native/pagecodec.c, for when the addon is not built. */
-function cutBatch(bm: Uint8Array, byte: number, nbytes: number, maxPages: number, firstByte: number, headMask: number,
-  tailMask: number, out: Int32Array): number {
-  const byteAt = (i: number): number => {
-    let b = bm[i];
-    if (i === firstByte) b &= headMask;
-    if (i === nbytes - 1) b &= tailMask;
-    return b;
-  };
-  while (byte < nbytes && byteAt(byte) === 0) byte++;
-  if (byte >= nbytes) return 0;
-  const first = byte;
-  let count = 0;
-  while (byte < nbytes) {
-    const n = POP[byteAt(byte)];
-    if (count + n > maxPages && count > 0) break;
-    count += n;
-    byte++;
-  }
-  out[0] = first;
-  out[1] = byte;
-  out[2] = count;
-  return 1;
-}
-
-const POP = new Uint8Array(256);
-for (let i = 0; i < 256; i++) POP[i] = (i & 1) + POP[i >> 1];
 
 /** The descriptors of the first n pending batches (consecutive in the table) as one buffer. */
 function joinDescriptors(group: PendingDescriptors[], n: number): Uint8Array {

@@ -2,11 +2,11 @@
 // compressed into one output buffer. The coordinator turns the result into descriptors
 // and page data, in pfn order. Spec: kdump-compressed.md §6 (write_kdump_pages_cyclic).
 import type { CodecName } from '../codec';
-import { NATIVE_LZO, NATIVE_RAW, NATIVE_ZLIB, nativePages } from '../codec/native-pages';
+import { NATIVE_METHOD, PAGE_MARK, TALLY, nativePages } from '../codec/native-pages';
 import type { WorkerContext } from './setup';
 
 /** the codecs the native page loop does, and its method number for each */
-const NATIVE_METHOD: Partial<Record<CodecName, number>> = { none: NATIVE_RAW, lzo: NATIVE_LZO, zlib: NATIVE_ZLIB };
+const METHOD_OF: Partial<Record<CodecName, number>> = { none: NATIVE_METHOD.raw, lzo: NATIVE_METHOD.lzo, zlib: NATIVE_METHOD.zlib };
 
 export interface PageBatch {
   seq: number;
@@ -37,7 +37,7 @@ export interface PageBatchResult {
 
 let offsets = new Uint32Array(0);
 let fileOffsets = new Float64Array(0);
-const tally = new Int32Array(2);
+const tally = new Int32Array(TALLY.length);
 
 /** Raw, LZO and zlib batches with the native page loop: one call per buffer of pages. */
 function compressBatchNative(ctx: WorkerContext, batch: PageBatch, data: ArrayBuffer, sizes: Int32Array, flags: Uint8Array, method: number): PageBatchResult {
@@ -50,8 +50,7 @@ function compressBatchNative(ctx: WorkerContext, batch: PageBatch, data: ArrayBu
   const mapped = reader.mapped;
   let count: number;
   // the native loop counts the all-zero and unreadable pages
-  tally[0] = 0;
-  tally[1] = 0;
+  tally.fill(0);
   if (mapped) {
     if (fileOffsets.length < batch.count) fileOffsets = new Float64Array(Math.max(batch.count, 1024));
     count = reader.collectMapped(batch.bitmap, batch.pfnEnd - batch.pfnStart, batch.pfnStart, batch.count, fileOffsets, (first, n) => {
@@ -60,7 +59,7 @@ function compressBatchNative(ctx: WorkerContext, batch: PageBatch, data: ArrayBu
   } else count = reader.collect(batch.bitmap, batch.pfnEnd - batch.pfnStart, batch.pfnStart, batch.count, offsets, (first, n) => {
     dataLen = native.compressPages(method, reader.buf, offsets, first, n, pageSize, ctx.setup.excludeZero, data, dataLen, sizes, flags, flagValue, tally);
   });
-  return { seq: batch.seq, count, sizes, flags, data, dataLen, zeroPages: tally[0], readErrors: tally[1] };
+  return { seq: batch.seq, count, sizes, flags, data, dataLen, zeroPages: tally[TALLY.zero], readErrors: tally[TALLY.unreadable] };
 }
 
 export function compressBatch(ctx: WorkerContext, batch: PageBatch): PageBatchResult {
@@ -69,7 +68,7 @@ export function compressBatch(ctx: WorkerContext, batch: PageBatch): PageBatchRe
   const sizes = new Int32Array(count);
   const flags = new Uint8Array(count);
   let data = batch.out && batch.out.byteLength >= count * pageSize ? batch.out : new ArrayBuffer(Math.max(count * pageSize, pageSize));
-  const method = NATIVE_METHOD[ctx.setup.codec];
+  const method = METHOD_OF[ctx.setup.codec];
   if (method !== undefined && nativePages()) {
     return compressBatchNative(ctx, batch, data, sizes, flags, method);
   }
@@ -84,12 +83,12 @@ export function compressBatch(ctx: WorkerContext, batch: PageBatch): PageBatchRe
   let readErrors = 0;
   reader.forEachDumpable(batch.bitmap, batch.pfnEnd - batch.pfnStart, batch.pfnStart, count, (_bit, off, ok) => {
     if (!ok) {
-      sizes[k++] = -1;
+      sizes[k++] = PAGE_MARK.unreadable;
       readErrors++;
       return;
     }
     if (excludeZero && reader.isZero(off)) {
-      sizes[k++] = 0;
+      sizes[k++] = PAGE_MARK.zero;
       zeros++;
       return;
     }

@@ -2,7 +2,7 @@
 // read through rather than split into many calls) and hands each page to a callback, from
 // one reused buffer: no allocation per page.
 import type { MappedInput } from '../codec/native-pages';
-import { nativePages } from '../codec/native-pages';
+import { OFFSET_MARK, nativePages } from '../codec/native-pages';
 import type { FileMap, PhysicalMemory } from '../vmcore/physical';
 
 /** Gap (in pages) across which two runs of dumpable pages are read with one call. */
@@ -70,7 +70,7 @@ export class PageReader {
       } catch {
         ok = false;
       }
-      fileOffsets[seen++] = ok ? -2 - fill * pageSize : -1;
+      fileOffsets[seen++] = ok ? OFFSET_MARK.stagedBase - fill * pageSize : OFFSET_MARK.unreadableInFile;
       if (ok) fill++;
       cursor[0] = i + 1;
       cursor[1] = seen;
@@ -126,7 +126,7 @@ export class PageReader {
       }
       for (let p = runStart; p < runEnd && seen < limit; p++) {
         if ((bm[p >> 3] & (1 << (p & 7))) === 0) continue;
-        offsets[seen++] = ok ? (fill + p - runStart) * pageSize : 0xffffffff;
+        offsets[seen++] = ok ? (fill + p - runStart) * pageSize : OFFSET_MARK.unreadable;
       }
       fill += runPages;
       i = runEnd;

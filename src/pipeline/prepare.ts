@@ -25,7 +25,7 @@ export interface DumpOptions {
   cyclicBufferKiB?: number;
   /** --num-threads as given; undefined: the CPUs this process may run on */
   numThreads?: number;
-  /** bytes of lz4-compressed 2nd bitmap kept between the passes */
+  /** bytes of run-length coded 2nd bitmap kept between the passes */
   bitmapCacheBytes?: number;
   /** MemFree override (tests); /proc/meminfo otherwise */
   freeMemory?: number;
@@ -103,7 +103,7 @@ export const SMALL_INPUT_BYTES = 256 << 20;
 export const MAX_THREADS = 64;
 /**
  * A mem_map this small (about 2 GiB of RAM) is scanned on the coordinator while the pool
- * starts: one thread scans it in about the 0.1 s a worker takes to start and load its
+ * starts: one thread scans it in about the time a worker takes to start and load its
  * modules, so handing it to the pool would only wait for them.
  */
 export const SMALL_SCAN_BYTES = 32 << 20;

@@ -43,10 +43,3 @@ export function printable(s: string, max = 120): string {
   return t.length > max ? `${t.slice(0, max)}...` : t;
 }
 
-export function errnoMessage(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e && typeof e === 'object' && e.code) {
-    return `${e.code}${e.syscall ? ` (${e.syscall})` : ''}`;
-  }
-  return String((e as Error)?.message ?? e);
-}

@@ -41,7 +41,3 @@ export function installSignalHandlers(): void {
 export function checkInterrupted(): void {
   if (received) throw new InterruptedError(received);
 }
-
-export function interruptedBy(): NodeJS.Signals | undefined {
-  return received;
-}

@@ -4,7 +4,7 @@
 // with bit 16 (makedumpfile prints its STEP timings as report messages), progress records
 // with bit 1 (JSON only: on text the progress line is drawn by pipeline/progress.ts).
 //
-// pino costs about 30 ms to load (pinned to one CPU), so only --log-json loads it, when its
+// pino is slow to load for a short run (perf/RESULTS.md), so only --log-json loads it, when its
 // first line is written: text lines are written directly (pino's record only carried the
 // level and the message to them).
 import type { Logger as PinoLogger } from 'pino';

@@ -75,18 +75,19 @@ describe('start-up bundle', function () {
     expect(r.status, r.stderr).to.equal(0);
     expect(JSON.parse(r.stdout)).to.deep.equal({ before: false });
     // the stand-in's spawn is the real one: commander runs an executable subcommand with it
-    const bundle = fs.readFileSync(BUNDLE_FILE, 'utf8');
-    const probe = `${bundle.replace(/^module\.exports = load\(.*$/m, '')}
-      const stand = requireFor('node_modules/commander/lib/command.js', __filename)('node:child_process');
+    // (its text made in one process, as the build makes it, and run in another)
+    const made = spawnSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(path.join(REPO, 'dist/src/cli/startup-bundle.js'))}).lazyBuiltinSource('node:child_process'))`], { encoding: 'utf8' });
+    expect(made.status, made.stderr).to.equal(0);
+    const probe = `const m = { exports: {} };
+      new Function('module', 'require', ${JSON.stringify(made.stdout)})(m, require);
       const first = process.moduleLoadList.includes('NativeModule child_process');
-      const same = stand.spawn === require('child_process').spawn && stand.execFileSync === require('child_process').execFileSync;
+      const same = m.exports.spawn === require('child_process').spawn && m.exports.execFileSync === require('child_process').execFileSync;
       process.stdout.write(JSON.stringify({ first, same }));`;
-    // (the bundle's loader with its modules defined but none run)
-    const file = path.join(dir, 'probe-bundle.js');
-    fs.writeFileSync(file, probe);
-    const p = spawnSync(process.execPath, [file], { encoding: 'utf8' });
+    const p = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
     expect(p.status, p.stderr).to.equal(0);
     expect(JSON.parse(p.stdout)).to.deep.equal({ first: false, same: true });
+    // and the bundle hands commander that stand-in
+    expect(fs.readFileSync(BUNDLE_FILE, 'utf8')).to.match(/\/\/ lazy-builtin:node:child_process\n/);
   });
 
   it('writes, through the bundle, the very file dist/src\'s modules write', function () {

@@ -18,7 +18,7 @@ import { libkdumpfileSample, sparseCopy, synthVmcore } from '../helpers/faults';
 import { scratchDir } from '../helpers/fixtures';
 import { KdumpVmcore } from '../../src/vmcore/kdump-vmcore';
 import { ElfVmcore } from '../../src/vmcore/elf-vmcore';
-import { NATIVE_RAW, nativePages } from '../../src/codec/native-pages';
+import { NATIVE_METHOD, nativePages } from '../../src/codec/native-pages';
 
 /** Physical memory whose reads throw in [badFrom, badTo) and read 0x5a elsewhere. */
 function throwingMemory(badFrom: number, badTo: number): PhysicalMemory {
@@ -104,12 +104,12 @@ describe('read errors: unreadable input is kept out, the rest is dumped, the dum
       const dst = new ArrayBuffer(offs.length * 4096);
       const sizes = new Int32Array(offs.length);
       const flags = new Uint8Array(offs.length);
-      const n = native!.compressMapped(NATIVE_RAW, reader.mapped!, reader.buf, offs, 0, offs.length, 4096, false, dst, 0, sizes, flags, 0);
+      const n = native!.compressMapped(NATIVE_METHOD.raw, reader.mapped!, reader.buf, offs, 0, offs.length, 4096, false, dst, 0, sizes, flags, 0);
       expect(Array.from(sizes)).to.deep.equal([4096, 4096, 4096, 4096, -1, -1, -1, -1]);
       expect(n).to.equal(4 * 4096);
       expect(Buffer.from(dst, 0, n).equals(before)).to.equal(true);
       // the guard is left in order: the next call maps and reads as before
-      const again = native!.compressMapped(NATIVE_RAW, reader.mapped!, reader.buf, offs, 0, 2, 4096, false, dst, 0, sizes, flags, 0);
+      const again = native!.compressMapped(NATIVE_METHOD.raw, reader.mapped!, reader.buf, offs, 0, 2, 4096, false, dst, 0, sizes, flags, 0);
       expect(again).to.equal(2 * 4096);
       expect(Buffer.from(dst, 0, again).equals(before.subarray(0, 2 * 4096))).to.equal(true);
     } finally {

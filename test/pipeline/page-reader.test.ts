@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { NATIVE_RAW, nativePages } from '../../src/codec/native-pages';
+import { NATIVE_METHOD, nativePages } from '../../src/codec/native-pages';
 import { PageReader } from '../../src/pipeline/page-reader';
 import { ElfVmcore } from '../../src/vmcore/elf-vmcore';
 import { writeElfVmcore } from '../helpers/elf-builder';
@@ -78,7 +78,7 @@ describe('page reader over the mapped input', function () {
     const dst = new ArrayBuffer(pfns.length * PAGE);
     const sizes = new Int32Array(pfns.length);
     const flags = new Uint8Array(pfns.length);
-    const end = nativePages()!.compressMapped(NATIVE_RAW, reader.mapped!, reader.buf, fileOffsets, 0, pfns.length, PAGE, false, dst, 0, sizes, flags, 0);
+    const end = nativePages()!.compressMapped(NATIVE_METHOD.raw, reader.mapped!, reader.buf, fileOffsets, 0, pfns.length, PAGE, false, dst, 0, sizes, flags, 0);
     const want: Buffer[] = [];
     pfns.forEach((pfn, k) => {
       if (expected[k] === -1) {

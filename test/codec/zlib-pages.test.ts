@@ -1,11 +1,11 @@
-// -c pages come from our own DEFLATE encoder (native/page-deflate.c), not from zlib. Every
-// reader decompresses them with zlib's inflate, so here Node's zlib (a real zlib) inflates
-// every page of a real vmcore and some made-up worst cases; the kdump tests then check the
-// dumps against makedumpfile's and libkdumpfile.
+// -c pages come from libdeflate (native/pagecodec.c), not from zlib. Every reader
+// decompresses them with zlib's inflate, so here Node's zlib (a real zlib) inflates every
+// page of a real vmcore and some made-up worst cases; the kdump tests then check the dumps
+// against makedumpfile's and libkdumpfile.
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as zlib from 'zlib';
-import { NATIVE_ZLIB, nativePages } from '../../src/codec/native-pages';
+import { NATIVE_METHOD, nativePages } from '../../src/codec/native-pages';
 import { ZlibCodec } from '../../src/codec/zlib-codec';
 import { DUMP_DH_COMPRESSED_ZLIB } from '../../src/format/diskdump';
 import { fixtureVmcore } from '../helpers/fixtures';
@@ -27,7 +27,7 @@ function deflatePages(src: Buffer, count: number, excludeZero: boolean): Packed 
   const sizes = new Int32Array(count);
   const flags = new Uint8Array(count);
   const data = Buffer.alloc(count * PAGE);
-  native.compressPages(NATIVE_ZLIB, src, offsets, 0, count, PAGE, excludeZero, data, 0, sizes, flags, DUMP_DH_COMPRESSED_ZLIB);
+  native.compressPages(NATIVE_METHOD.zlib, src, offsets, 0, count, PAGE, excludeZero, data, 0, sizes, flags, DUMP_DH_COMPRESSED_ZLIB);
   return { sizes, flags, data };
 }
 
@@ -55,7 +55,7 @@ function checkPages(src: Buffer, count: number, p: Packed, what: string): number
   return pos;
 }
 
-describe('page-deflate: our zlib streams, inflated by zlib', function () {
+describe('-c pages: libdeflate\'s zlib streams, inflated by zlib', function () {
   before(function () {
     if (process.env.CYCLODUMP_NO_NATIVE) this.skip();
   });
@@ -92,11 +92,9 @@ describe('page-deflate: our zlib streams, inflated by zlib', function () {
     } finally {
       fs.closeSync(fd);
     }
-    // 262,145 pages; measured on this fixture (2026-11-22): ours 1.5% smaller than Node's
-    // zlib at level 1 (which makedumpfile uses), so 2% larger means the match finder broke
-    // 262,145 pages. Measured 2026-11-22 over every page: ours 156,117,890 bytes, Node's zlib
-    // at level 1 (makedumpfile's level) 159,736,725, 2.3% more; on this quarter of the
-    // chunks ours is 2.2% smaller. 1% larger than zlib would mean the match finder broke.
+    // 262,145 pages. libdeflate level 1 is smaller in sum than zlib level 1 (makedumpfile's
+    // level) on this fixture (perf/RESULTS.md, perf/floor/page-codecs.sh): 1% larger would
+    // mean that something other than libdeflate's level 1 wrote the pages.
     expect(pages).to.be.greaterThan(262_000);
     expect(ours, `ours ${ours} bytes, zlib level 1 ${theirs}`).to.be.lessThan(theirs * 1.01);
   });
@@ -136,7 +134,7 @@ describe('page-deflate: our zlib streams, inflated by zlib', function () {
     const packed = deflatePages(src, pages.length, false);
     checkPages(src, pages.length, packed, 'made-up');
     expect(packed.flags[3], 'random page kept raw').to.equal(0);
-    // no page much bigger than zlib level 1 makes it (measured 2026-11-22: none bigger at all)
+    // no page much bigger than zlib level 1 makes it
     for (let i = 0; i < pages.length; i++) {
       const z = zlib.deflateSync(pages[i], { level: 1 }).length;
       expect(packed.sizes[i], `made-up page ${i}`).to.be.at.most(Math.min(PAGE, Math.ceil(z * 1.02)));
