@@ -49,6 +49,8 @@ export interface MappedInput { readonly __mappedInput: unique symbol }
 export const NATIVE_RAW = 0;
 export const NATIVE_LZO = 1;
 export const NATIVE_ZLIB = 2;
+/** the largest page native/page-deflate.c compresses (PAGE_DEFLATE_MAX_INPUT): 64 KiB pages go to Node's zlib */
+export const NATIVE_ZLIB_MAX_PAGE = 32768;
 
 /** The addon's page loop, or undefined when it is not built (or is a build without these calls). */
 export function nativePages(): NativePages | undefined {

@@ -2,7 +2,7 @@
 // compressed into one output buffer. The coordinator turns the result into descriptors
 // and page data, in pfn order. Spec: kdump-compressed.md §6 (write_kdump_pages_cyclic).
 import type { CodecName } from '../codec';
-import { NATIVE_LZO, NATIVE_RAW, NATIVE_ZLIB, nativePages } from '../codec/native-pages';
+import { NATIVE_LZO, NATIVE_RAW, NATIVE_ZLIB, NATIVE_ZLIB_MAX_PAGE, nativePages } from '../codec/native-pages';
 import type { WorkerContext } from './setup';
 
 /** the codecs the native page loop does, and its method number for each */
@@ -70,7 +70,7 @@ export function compressBatch(ctx: WorkerContext, batch: PageBatch): PageBatchRe
   const flags = new Uint8Array(count);
   let data = batch.out && batch.out.byteLength >= count * pageSize ? batch.out : new ArrayBuffer(Math.max(count * pageSize, pageSize));
   const method = NATIVE_METHOD[ctx.setup.codec];
-  if (method !== undefined && nativePages()) {
+  if (method !== undefined && nativePages() && (method !== NATIVE_ZLIB || pageSize <= NATIVE_ZLIB_MAX_PAGE)) {
     return compressBatchNative(ctx, batch, data, sizes, flags, method);
   }
   let out = new Uint8Array(data);
