@@ -49,7 +49,9 @@ for d in "$DEBS"/*.deb; do dpkg-deb -x "$d" "$DIR/root"; done
 cat > "$DIR/makedumpfile" <<EOF
 #!/bin/sh
 # Debian's arm64 makedumpfile under user-mode emulation (made by arm64-makedumpfile.sh)
-exec qemu-aarch64-static -L "$DIR/root" "$DIR/root/usr/bin/makedumpfile" "\$@"
+# (glibc finds libgcc_s, which pthread_exit loads, only on LD_LIBRARY_PATH under qemu-user)
+exec qemu-aarch64-static -L "$DIR/root" -E LD_LIBRARY_PATH=/lib/aarch64-linux-gnu:/usr/lib/aarch64-linux-gnu \\
+	"$DIR/root/usr/bin/makedumpfile" "\$@"
 EOF
 chmod 755 "$DIR/makedumpfile"
 "$DIR/makedumpfile" -v >&2

@@ -21,9 +21,10 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: '512 MiB, edge mix', opts: { arch: 'arm64', ramBytes: 512 * MiB, mix: 'edge', seed: 31, dataBytes: 48 * MiB }, levels: [31, 1, 0, 17, 2, 4, 8, 16] },
-  { name: '2 GiB, two NUMA nodes with a hole, QEMU-style p_vaddr', opts: { arch: 'arm64', ramBytes: 2 * GiB, nodes: 2, vaddr: 'phys', seed: 32, dataBytes: 48 * MiB }, levels: [31, 17] },
-  { name: '4 GiB, default mix', opts: { arch: 'arm64', ramBytes: 4 * GiB, seed: 1, dataBytes: 256 * MiB }, levels: [31] },
+  // every page kind at a high rate; the levels that each take one decision row
+  { name: '512 MiB, edge mix', opts: { arch: 'arm64', ramBytes: 512 * MiB, mix: 'edge', seed: 31, dataBytes: 48 * MiB }, levels: [31, 1, 2, 8, 16] },
+  { name: '2 GiB, two NUMA nodes with a hole, QEMU-style p_vaddr', opts: { arch: 'arm64', ramBytes: 2 * GiB, nodes: 2, vaddr: 'phys', seed: 32, dataBytes: 48 * MiB }, levels: [31] },
+  { name: '4 GiB, default mix', opts: { arch: 'arm64', ramBytes: 4 * GiB, seed: 1, dataBytes: 64 * MiB }, levels: [31] },
 ];
 
 describe('synthetic arm64 vmcores (perf/synth --arch arm64)', function () {
