@@ -7,6 +7,7 @@
 // classes placed here.
 import * as fs from 'fs';
 import { TEMPLATE_VMCOREINFO_ARM64 } from '../../perf/synth/template-arm64';
+import { kernelFacts } from '../../perf/synth/vmcoreinfo';
 import { EM_AARCH64 } from '../../src/format/elf';
 import { encodeNotes } from './elf-builder';
 import { Elf64Ehdr, Elf64Phdr, ELFCLASS64, ELFDATA2LSB, ELF_MAGIC, ET_CORE, PT_LOAD, PT_NOTE } from '../../src/format/elf';
@@ -28,16 +29,11 @@ export interface PlacedClasses {
   zero: number;
 }
 
-// 6.1 struct page words (template offsets) and page flags (template NUMBER()s)
-const PG_LRU = 4;
-const PG_SLAB = 9;
-const PG_PRIVATE = 13;
-const PG_SWAPBACKED = 19;
-const PG_HWPOISON = 22;
+/** 6.1's PG_reserved, which VMCOREINFO does not export; the other flags are the template's */
 const PG_RESERVED = 12;
-const BUDDY_MAPCOUNT = -129;
 
 export function writeArm64Machine(file: string, pageSize: 16384 | 65536, ramBytes = 256 << 20): PlacedClasses {
+  const f = kernelFacts('arm64');
   const shift = Math.log2(pageSize);
   const sectionBits = pageSize === 65536 ? 29 : 27;
   const perSection = 2 ** (sectionBits - shift);
@@ -146,29 +142,29 @@ export function writeArm64Machine(file: string, pageSize: 16384 | 65536, ramByte
     const fileMapping = linear(RAM_START + 0x2000 + (i % 16) * 64);
     if (k < 16) {
       // a free block of order 4: only its first page says so
-      setPage(pfn, 0, 0n, k === 0 ? BUDDY_MAPCOUNT : -1, k === 0 ? 4n : 0n);
+      setPage(pfn, 0, 0n, k === 0 ? f.buddyMapcount : -1, k === 0 ? 4n : 0n);
       data.set(pa, 'text');
       placed.free++;
     } else if (k < 24) {
-      setPage(pfn, 1 << PG_LRU, fileMapping, -1, 0n);
+      setPage(pfn, 1 << f.pgLru, fileMapping, -1, 0n);
       data.set(pa, 'text');
       placed.cache++;
     } else if (k < 28) {
-      setPage(pfn, (1 << PG_LRU) | (1 << PG_PRIVATE), fileMapping, -1, 0n);
+      setPage(pfn, (1 << f.pgLru) | (1 << f.pgPrivate), fileMapping, -1, 0n);
       data.set(pa, 'text');
       placed.cachePrivate++;
     } else if (k < 36) {
-      setPage(pfn, (1 << PG_LRU) | (1 << PG_SWAPBACKED), anonMapping, 0, 0n);
+      setPage(pfn, (1 << f.pgLru) | (1 << f.pgSwapbacked), anonMapping, 0, 0n);
       data.set(pa, 'random');
       placed.user++;
     } else if (k < 40) {
-      setPage(pfn, 1 << PG_SLAB, 0n, -1, 0n);
+      setPage(pfn, 1 << f.pgSlab, 0n, -1, 0n);
       data.set(pa, 'random');
     } else if (k < 48) {
       setPage(pfn, 0, 0n, -1, 0n);
       placed.zero++;
     } else if (k === 50 && i % 128 === 50) {
-      setPage(pfn, 1 << PG_HWPOISON, 0n, -1, 0n);
+      setPage(pfn, 1 << f.pgHwpoison, 0n, -1, 0n);
       data.set(pa, 'text');
       placed.hwpoison++;
     } else {

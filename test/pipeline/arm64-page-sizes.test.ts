@@ -11,10 +11,7 @@ import { PlacedClasses, writeArm64Machine } from '../helpers/arm64-machine';
 import { expectSameBitmaps, verifyPagesAgainstVmcore } from '../helpers/compare';
 import { scratchDir } from '../helpers/fixtures';
 import { cyclodump, makedumpfileArm64, needMakedumpfileArm64, parseReport } from '../helpers/tools';
-
-function sameFile(a: string, b: string): boolean {
-  return fs.readFileSync(a).equals(fs.readFileSync(b));
-}
+import { sameFile } from '../helpers/files';
 
 for (const pageSize of [65536, 16384] as const) {
   describe(`arm64 with ${pageSize / 1024} KiB pages: the whole pipeline against arm64 makedumpfile`, function () {
