@@ -3,7 +3,7 @@
 // or the 52-bit descriptor formats (LPA with 64 KiB pages, LPA2 with 4 and 16 KiB), and
 // how the walk is set up from VMCOREINFO alone: VA_BITS, TCR_EL1_T1SZ, kimage_voffset,
 // PHYS_OFFSET, MAX_PHYSMEM_BITS, _stext.
-// Spec: vmcoreinfo-and-translation.md §7 (upstream: makedumpfile arch/arm64.c; the
+// Spec: docs/arm64.md (upstream: makedumpfile arch/arm64.c; the
 // descriptor formats are the Arm ARM's VMSAv8-64 ones).
 import { EM_AARCH64 } from '../format/elf';
 import { DumpError } from '../util/errors';
@@ -144,7 +144,7 @@ function vaSizes(vi: KernelKeys, pageShift: number): { vaBits: number; vaBitsAct
   return { vaBits, vaBitsActual };
 }
 
-/** Page-table root, phys_base and the linear map from VMCOREINFO (spec §7). */
+/** Page-table root, phys_base and the linear map from VMCOREINFO (docs/arm64.md §2-§4). */
 function addressing(mem: PhysicalMemory, vi: KernelKeys, opts: AddressingOptions): KernelAddressing {
   // 12, 14 or 16: the kernel model has checked PAGESIZE against pageSizes
   const pageShift = Math.log2(opts.pageSize);
