@@ -4,7 +4,11 @@
 //
 //   npm run build && node dist/perf/scale.js [--sizes 4G,64G,256G,1T] [--dir DIR] [--keep]
 //                                             [--codec -l] [--level 31] [--threads 2]
+//                                             [--arch arm64 [--makedumpfile PATH]]
 //
+// --arch arm64: arm64 machines (perf/synth --arch arm64), compared with Debian's arm64
+// makedumpfile under qemu-user-static (test/fixtures-tools/arm64-makedumpfile.sh, by default
+// in .cache/arm64-makedumpfile): its times are an emulator's.
 // Writes its section of perf/RESULTS.md. Generated vmcores are sparse (1 TiB takes about
 // 21 GB); they are kept in DIR for the next run unless deleted.
 import { spawnSync } from 'child_process';
@@ -16,6 +20,7 @@ import * as path from 'path';
 import { generateVmcore } from './synth/generate';
 import { parseReport } from './synth/check';
 import { parseSize } from './synth/units';
+import type { SynthArch } from './synth/layout';
 
 interface Run {
   wall: number;
@@ -71,19 +76,22 @@ async function main(): Promise<void> {
   // it both tools size the cycle from this machine's free memory (one cycle here)
   const cyclic = process.argv.includes('--cyclic-buffer') ? ['--cyclic-buffer', arg('--cyclic-buffer', '')] : [];
   const threads = arg('--threads', String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length)));
+  const arch = arg('--arch', 'x86_64') as SynthArch;
+  const mdfTool = arg('--makedumpfile', arch === 'arm64' ? path.join(repo, '.cache', 'arm64-makedumpfile', 'makedumpfile') : 'makedumpfile');
+  const prefix = arch === 'arm64' ? 'synth-arm64' : 'synth';
   fs.mkdirSync(dir, { recursive: true });
   const rows: string[] = [];
   for (const size of sizes) {
-    const vmcore = path.join(dir, `synth-${size}.vmcore`);
+    const vmcore = path.join(dir, `${prefix}-${size}.vmcore`);
     let genSecs = 0;
     if (!fs.existsSync(`${vmcore}.expected.json`)) {
       const t0 = Date.now();
-      await generateVmcore({ ramBytes: parseSize(size), out: vmcore, seed: 1 });
+      await generateVmcore({ arch, ramBytes: parseSize(size), out: vmcore, seed: 1 });
       genSecs = (Date.now() - t0) / 1000;
     }
     const expected = JSON.parse(fs.readFileSync(`${vmcore}.expected.json`, 'utf8')).levels[level];
     const onDisk = fs.statSync(vmcore).blocks * 512;
-    const mdf = timed(['makedumpfile', codec, '-d', level, ...cyclic, '--message-level', '31', vmcore, path.join(dir, 'out.mdf')], path.join(dir, 'out.mdf'));
+    const mdf = timed([mdfTool, codec, '-d', level, ...cyclic, '--message-level', '31', vmcore, path.join(dir, 'out.mdf')], path.join(dir, 'out.mdf'));
     const cd = timed([process.execPath, path.join(repo, 'bin', 'cyclodump'), codec, '-d', level, ...cyclic, '--num-threads', threads, '--message-level', '31', vmcore, path.join(dir, 'out.cd')], path.join(dir, 'out.cd'));
     const mc = parseReport(mdf.report);
     const cc = parseReport(cd.report);
@@ -104,13 +112,13 @@ async function main(): Promise<void> {
   const text = [
     `Command: \`node dist/perf/scale.js ${process.argv.slice(2).join(' ')}\``, '',
     `Machine: ${cpus.length} x ${cpus[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}; cyclodump at commit ${commit}`, '',
-    `Synthetic vmcores (perf/synth, seed 1), \`${[codec, '-d', level, ...cyclic].join(' ')}\` for both tools, cyclodump with --num-threads ${threads}:`, '',
+    `Synthetic ${arch} vmcores (perf/synth, seed 1), \`${[codec, '-d', level, ...cyclic].join(' ')}\` for both tools, cyclodump with --num-threads ${threads}${arch === 'arm64' ? '; makedumpfile is the arm64 build under qemu-user-static' : ''}:`, '',
     '| RAM | vmcore on disk, generation | expected remaining pages | makedumpfile counts = expected | cyclodump counts = expected | same file | mdf wall s | cd wall s | speed-up | mdf RSS MiB | cd RSS MiB | cd mem_map bytes read |',
     '|---|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|',
     ...rows, '',
   ].join('\n');
   const file = path.join(repo, 'perf', 'RESULTS.md');
-  const tag = `scale-${sizes.join('-')}${cyclic.length ? `-cb${cyclic[1]}` : ''}`;
+  const tag = `scale-${arch === 'arm64' ? 'arm64-' : ''}${sizes.join('-')}${cyclic.length ? `-cb${cyclic[1]}` : ''}`;
   const begin = `<!-- ${tag}:begin -->`;
   const end = `<!-- ${tag}:end -->`;
   let md = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Performance results\n\n';

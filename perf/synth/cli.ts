@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Command line of the synthetic vmcore generator:
-//   node dist/perf/synth/cli.js --ram SIZE --out FILE [--seed N]
+//   node dist/perf/synth/cli.js --ram SIZE --out FILE [--arch x86_64|arm64] [--seed N]
 //        [--layout sparse-extreme|sparse|flat] [--levels 4|5] [--mix NAME|k=v,...]
 //        [--nodes N] [--cpus N] [--vaddr direct|phys] [--data SIZE|all]
 //        [--osrelease S] [--crashtime N] [--quiet] [--json]
@@ -8,16 +8,18 @@ import { parseArgs } from 'util';
 import { generateVmcore, ExpectedJson } from './generate';
 import { PRESETS, MIX_KEYS } from './mix';
 import { formatSize, parseSize } from './units';
-import { MemoryModel } from './layout';
+import { MemoryModel, SynthArch } from './layout';
 
 const USAGE = `usage: cli.js --ram SIZE --out FILE [options]
 
-Writes FILE, an ELF64 x86_64 vmcore of a synthetic Linux 6.1 machine with SIZE of
-RAM (sparse on disk), and FILE.expected.json, the page counts makedumpfile 1.7.2
-reports for every dump level 0..31.
+Writes FILE, an ELF64 x86_64 or arm64 vmcore of a synthetic Linux 6.1 machine with
+SIZE of RAM (sparse on disk), and FILE.expected.json, the page counts makedumpfile
+1.7.2 (built for that architecture) reports for every dump level 0..31.
 
   --ram SIZE          RAM size, e.g. 1G, 64G, 1T (multiple of 2 MiB, >= 256M)
   --out FILE          output vmcore
+  --arch ARCH         x86_64 (default) or arm64 (4 KiB pages, 48-bit VAs, RAM from 1 GiB;
+                      sparse-extreme, 4 levels)
   --seed N            PRNG seed (default 1); same seed, same file
   --layout MODEL      sparse-extreme (default, what x86_64 6.1 uses), sparse, flat
   --levels 4|5        paging levels (default 4)
@@ -39,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      ram: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, layout: { type: 'string' },
+      ram: { type: 'string' }, out: { type: 'string' }, arch: { type: 'string' }, seed: { type: 'string' }, layout: { type: 'string' },
       levels: { type: 'string' }, mix: { type: 'string' }, nodes: { type: 'string' }, cpus: { type: 'string' },
       vaddr: { type: 'string' }, data: { type: 'string' }, osrelease: { type: 'string' },
       crashtime: { type: 'string' }, quiet: { type: 'boolean' }, json: { type: 'boolean' },
@@ -55,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
+  const arch = (values.arch ?? 'x86_64') as SynthArch;
+  if (arch !== 'x86_64' && arch !== 'arm64') throw new Error(`bad --arch ${arch}: x86_64 or arm64`);
   const layout = (values.layout ?? 'sparse-extreme') as MemoryModel;
   if (!['sparse-extreme', 'sparse', 'flat'].includes(layout)) throw new Error(`bad --layout ${layout}`);
   const levels = Number(values.levels ?? 4);
@@ -68,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
     return v;
   };
   const result = await generateVmcore({
+    arch,
     ramBytes: parseSize(values.ram),
     out: values.out,
     seed: int(values.seed, '--seed'),
@@ -93,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
 export function report(e: ExpectedJson, path: string, expectedPath: string): string {
   const lines: string[] = [];
   const g = e.generator;
-  lines.push(`${path}: ${formatSize(g.ram_bytes)} RAM, ${g.layout}, ${g.levels}-level, mix ${g.mix_name}, seed ${g.seed}`);
+  lines.push(`${path}: ${g.arch} ${formatSize(g.ram_bytes)} RAM, ${g.layout}, ${g.levels}-level, mix ${g.mix_name}, seed ${g.seed}`);
   lines.push(`  ${e.machine.pt_loads.length} PT_LOADs, ${e.machine.nodes} node(s), ${e.machine.cpus} cpus, `
     + `max_mapnr ${e.machine.max_mapnr}, ${e.machine.sections_present} sections`);
   lines.push(`  file ${formatSize(e.file.bytes)}, written ${formatSize(e.file.written_bytes)} `

@@ -8,20 +8,23 @@
 // page tables and non-zero pages are written in large positioned writes.
 
 import * as fs from 'fs';
-import { Elf64Ehdr, Elf64Nhdr, Elf64Phdr, ELFCLASS64, ELFDATA2LSB, ELF_MAGIC, EM_X86_64, ET_CORE, NT_PRSTATUS, PT_LOAD, PT_NOTE, noteAlign } from '../../src/format/elf';
+import { Elf64Ehdr, Elf64Nhdr, Elf64Phdr, ELFCLASS64, ELFDATA2LSB, ELF_MAGIC, EM_AARCH64, EM_X86_64, ET_CORE, NT_PRSTATUS, PT_LOAD, PT_NOTE, noteAlign } from '../../src/format/elf';
+import { arm64Prstatus } from './arm64';
 import { C, ContentPools, isZeroPage } from './content';
 import { K, KIND_NAMES, LevelCounts, expectedByLevel } from './kinds';
 import { buildKernelMemory, poolBytesFor } from './kernel';
-import { GiB, Layout, MemoryModel, PAGE, buildLayout, directMap, textVirt } from './layout';
+import { GiB, Layout, MemoryModel, PAGE, SynthArch, buildLayout, directMap, textVirt } from './layout';
 import { Mix, parseMix } from './mix';
 import { CHUNK, ChunkPlan, Planner } from './planner';
 import { Rng, hashOf } from './prng';
 import { StructPageEncoder } from './structpage';
-import { TEMPLATE_OSRELEASE, buildVmcoreinfo, kernelFacts } from './vmcoreinfo';
+import { buildVmcoreinfo, kernelFacts, templateOsrelease } from './vmcoreinfo';
 
 export const GENERATOR_VERSION = 1;
 
 export interface GenerateOptions {
+  /** the crashed machine: x86_64 (default) or arm64 (4 KiB pages, 48-bit VAs) */
+  arch?: SynthArch;
   /** RAM size in bytes (like QEMU -m); multiple of 2 MiB, ≥ 256 MiB */
   ramBytes: number;
   /** output vmcore path; the expected counts go to `${out}.expected.json` */
@@ -51,6 +54,7 @@ export interface GenerateOptions {
 export interface ExpectedJson {
   generator: {
     version: number;
+    arch: SynthArch;
     seed: number;
     ram_bytes: number;
     layout: MemoryModel;
@@ -72,6 +76,8 @@ export interface ExpectedJson {
     vmemmap_base: string;
     kernel_offset: string;
     phys_base: number;
+    /** arm64: PHYS_OFFSET */
+    phys_offset?: number;
     text_phys: string;
     init_top_pgt: string;
     mem_section?: string;
@@ -109,11 +115,12 @@ export async function generateVmcore(opts: GenerateOptions): Promise<GenerateRes
   const { name: mixName, mix } = parseMix(opts.mix);
   const vaddrMode = opts.vaddr ?? 'direct';
   const rng = new Rng(hashOf(seed, 0x6c61796f));
-  const layout = buildLayout({ ramBytes: opts.ramBytes, model, levels, nodes: opts.nodes, seed }, rng, poolBytesFor);
+  const arch = opts.arch ?? 'x86_64';
+  const layout = buildLayout({ arch, ramBytes: opts.ramBytes, model, levels, nodes: opts.nodes, seed }, rng, poolBytesFor);
   const cpus = opts.cpus ?? Math.min(64, Math.max(2, Math.round(opts.ramBytes / (16 * GiB)) * 2));
-  const facts = kernelFacts();
+  const facts = kernelFacts(layout.arch);
   const pools = new ContentPools(seed, Number(layout.pageOffsetBase >> 32n));
-  const osrelease = opts.osrelease ?? TEMPLATE_OSRELEASE;
+  const osrelease = opts.osrelease ?? templateOsrelease(layout.arch);
   const km = buildKernelMemory(layout, facts, pools, {
     nodename: `synth-${seed}`,
     release: osrelease,
@@ -139,7 +146,7 @@ export async function generateVmcore(opts: GenerateOptions): Promise<GenerateRes
   const head = Buffer.alloc(dataOffset);
   Elf64Ehdr.encode({
     e_ident: Buffer.from([...ELF_MAGIC, ELFCLASS64, ELFDATA2LSB, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-    e_type: ET_CORE, e_machine: EM_X86_64, e_version: 1, e_entry: 0n, e_phoff: 64, e_shoff: 0, e_flags: 0,
+    e_type: ET_CORE, e_machine: arch === 'arm64' ? EM_AARCH64 : EM_X86_64, e_version: 1, e_entry: 0n, e_phoff: 64, e_shoff: 0, e_flags: 0,
     e_ehsize: 64, e_phentsize: 56, e_phnum: phnum, e_shentsize: 0, e_shnum: 0, e_shstrndx: 0,
   }, head, 0);
   Elf64Phdr.encode({
@@ -253,7 +260,7 @@ export async function generateVmcore(opts: GenerateOptions): Promise<GenerateRes
   }
   const expected: ExpectedJson = {
     generator: {
-      version: GENERATOR_VERSION, seed, ram_bytes: opts.ramBytes, layout: model, levels, mix_name: mixName, mix,
+      version: GENERATOR_VERSION, arch, seed, ram_bytes: opts.ramBytes, layout: model, levels, mix_name: mixName, mix,
       vaddr: vaddrMode, data_bytes: dataBytes,
     },
     machine: {
@@ -263,6 +270,7 @@ export async function generateVmcore(opts: GenerateOptions): Promise<GenerateRes
       vmemmap_base: `0x${layout.vmemmapBase.toString(16)}`,
       kernel_offset: `0x${layout.kernelOffset.toString(16)}`,
       phys_base: layout.physBase,
+      phys_offset: arch === 'arm64' ? layout.physOffset : undefined,
       text_phys: `0x${layout.textPhys.toString(16)}`,
       init_top_pgt: `0x${km.symbols.initTopPgt.toString(16)}`,
       mem_section: km.symbols.memSection === undefined ? undefined : `0x${km.symbols.memSection.toString(16)}`,
@@ -405,6 +413,11 @@ function buildNotes(layout: Layout, cpus: number, vmcoreinfo: string): Buffer {
   };
   const text = textVirt(layout);
   for (let cpu = 0; cpu < cpus; cpu++) {
+    if (layout.arch === 'arm64') {
+      const sp = directMap(layout, layout.poolStart) + BigInt(cpu) * 0x4000n + 0x3f00n;
+      note('CORE', NT_PRSTATUS, arm64Prstatus(cpu, text + 0x123450n + BigInt(cpu) * 0x40n, sp));
+      continue;
+    }
     // struct elf_prstatus (336 bytes): pr_pid at 32, pr_reg (27 × u64) at 112
     const d = Buffer.alloc(336);
     d.writeUInt32LE(cpu === 0 ? 1 : 0, 32);

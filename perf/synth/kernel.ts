@@ -4,9 +4,10 @@
 // makedumpfile reads all of it through the page tables (spec
 // vmcoreinfo-and-translation.md §4-5), so everything it needs is mapped.
 
+import { Arm64Tables, arm64ExtraTablePages, mapArm64Kernel } from './arm64';
 import { C, ContentPools } from './content';
 import {
-  GiB, Layout, MiB, PAGE, START_KERNEL_MAP, directMap, kernelVirt, textVirt,
+  GiB, Layout, MiB, PAGE, directMap, kernelVirt, textVirt,
 } from './layout';
 import { KernelFacts, kernelSymbol } from './vmcoreinfo';
 
@@ -23,6 +24,7 @@ const DATA_END = 30 * MiB;
 const BSS_END = 48 * MiB;
 
 export interface KernelSymbols {
+  /** the page-table root: init_top_pgt (x86_64), swapper_pg_dir (arm64) */
   initTopPgt: bigint;
   memSection?: bigint;
   lengthMemSection?: number;
@@ -52,6 +54,7 @@ export function poolBytesFor(l: Layout): number {
     n += Math.ceil((l.sections[l.sections.length - 1] + 1) / 128) + 1;
   }
   n += pages(l.sections.length * USAGE_BYTES);
+  if (l.arch === 'arm64') n += arm64ExtraTablePages();
   return (n + 16) * PAGE;
 }
 
@@ -113,7 +116,7 @@ export function buildKernelMemory(
   const image = Buffer.alloc(layout.kernelImageBytes);
   const pool = Buffer.alloc(layout.poolBytes);
   const imageOff = (va: bigint): number => {
-    const off = Number(va - START_KERNEL_MAP) + layout.physBase - layout.textPhys;
+    const off = Number(va - textVirt(layout));
     if (off < 0 || off >= image.length) throw new Error(`0x${va.toString(16)} is outside the kernel image`);
     return off;
   };
@@ -138,34 +141,13 @@ export function buildKernelMemory(
     return at;
   };
 
-  const initTopPgt = kernelSymbol(layout, 'init_top_pgt');
-  const rootPhys = Number(initTopPgt - START_KERNEL_MAP) + layout.physBase;
-  const tables = new Tables(layout.levels, rootPhys, () => poolAlloc(PAGE));
-  // Kernel-image tables sit in .data right after init_top_pgt (and its PTI user half).
-  const level4 = rootPhys + 0x2000;
-  const level3 = rootPhys + 0x3000;
-  const level2 = rootPhys + 0x4000;
-  if (layout.levels === 5) {
-    tables.link(rootPhys, 511, level4, TOP_TABLE_FLAGS);
-    tables.link(level4, 511, level3);
-  } else {
-    tables.link(rootPhys, 511, level3, TOP_TABLE_FLAGS);
-  }
-  tables.link(level3, 510, level2);
-  const text = textVirt(layout);
-  for (let off = 0; off < image.length; off += 2 * MiB) {
-    tables.map(text + BigInt(off), layout.textPhys + off, 21, off < TEXT_BYTES ? LEAF_TEXT : LEAF_DATA);
-  }
-  // Direct map: 1 GiB pages over every GiB that holds RAM.
-  const gigs = new Set<number>();
-  for (const r of layout.ranges) {
-    for (let g = Math.floor(r.start / GiB); g * GiB < r.end; g++) gigs.add(g);
-  }
-  for (const g of [...gigs].sort((a, b) => a - b)) tables.map(directMap(layout, g * GiB), g * GiB, 30, LEAF_DATA);
-  // vmemmap: one 2 MiB page per present section.
-  for (const s of layout.sections) {
-    tables.map(layout.vmemmapBase + BigInt(s) * 2n * BigInt(MiB), layout.memmapPhys.get(s) as number, 21, LEAF_DATA);
-  }
+  const arm64 = layout.arch === 'arm64';
+  const initTopPgt = kernelSymbol(layout, arm64 ? 'swapper_pg_dir' : 'init_top_pgt');
+  const rootPhys = layout.textPhys + imageOff(initTopPgt);
+  const tables = arm64
+    ? new Arm64Tables(rootPhys, () => poolAlloc(PAGE))
+    : mapX86_64Kernel(layout, new Tables(layout.levels, rootPhys, () => poolAlloc(PAGE)), image.length);
+  if (tables instanceof Arm64Tables) mapArm64Kernel(layout, tables, image.length, TEXT_BYTES);
 
   const symbols: KernelSymbols = { initTopPgt };
   const usage = poolAlloc(layout.sections.length * USAGE_BYTES);
@@ -219,7 +201,7 @@ export function buildKernelMemory(
 
   // init_uts_ns.name: six 65-byte fields
   const uts = imageOff(kernelSymbol(layout, 'init_uts_ns')) + facts.utsNameOffset;
-  const fields = ['Linux', utsIn.nodename, utsIn.release, utsIn.version, 'x86_64', '(none)'];
+  const fields = ['Linux', utsIn.nodename, utsIn.release, utsIn.version, arm64 ? 'aarch64' : 'x86_64', '(none)'];
   image.fill(0, uts, uts + 6 * 65);
   fields.forEach((f, i) => image.write(f.slice(0, 64), uts + i * 65, 'latin1'));
 
@@ -243,6 +225,38 @@ export function buildKernelMemory(
     pageTablePages++;
   }
   // PTI user half of the top-level table: not used here, keep it empty.
-  image.fill(0, rootPhys + PAGE - layout.textPhys, rootPhys + 2 * PAGE - layout.textPhys);
+  if (!arm64) image.fill(0, rootPhys + PAGE - layout.textPhys, rootPhys + 2 * PAGE - layout.textPhys);
   return { image, pool, symbols, pageTablePages };
+}
+
+/**
+ * x86_64: kernel-image tables in .data right after init_top_pgt (and its PTI user half),
+ * the image with 2 MiB pages, the direct map with 1 GiB pages over every GiB that holds
+ * RAM, the vmemmap with one 2 MiB page per present section.
+ */
+function mapX86_64Kernel(layout: Layout, tables: Tables, imageBytes: number): Tables {
+  const rootPhys = tables.root;
+  const level4 = rootPhys + 0x2000;
+  const level3 = rootPhys + 0x3000;
+  const level2 = rootPhys + 0x4000;
+  if (layout.levels === 5) {
+    tables.link(rootPhys, 511, level4, TOP_TABLE_FLAGS);
+    tables.link(level4, 511, level3);
+  } else {
+    tables.link(rootPhys, 511, level3, TOP_TABLE_FLAGS);
+  }
+  tables.link(level3, 510, level2);
+  const text = textVirt(layout);
+  for (let off = 0; off < imageBytes; off += 2 * MiB) {
+    tables.map(text + BigInt(off), layout.textPhys + off, 21, off < TEXT_BYTES ? LEAF_TEXT : LEAF_DATA);
+  }
+  const gigs = new Set<number>();
+  for (const r of layout.ranges) {
+    for (let g = Math.floor(r.start / GiB); g * GiB < r.end; g++) gigs.add(g);
+  }
+  for (const g of [...gigs].sort((a, b) => a - b)) tables.map(directMap(layout, g * GiB), g * GiB, 30, LEAF_DATA);
+  for (const s of layout.sections) {
+    tables.map(layout.vmemmapBase + BigInt(s) * 2n * BigInt(MiB), layout.memmapPhys.get(s) as number, 21, LEAF_DATA);
+  }
+  return tables;
 }

@@ -5,6 +5,7 @@
 // Physical addresses and sizes are JS numbers (exact below 2^53 = 8 PiB); kernel
 // virtual addresses are bigint.
 
+import { arm64Bases, arm64ImageVirt, arm64TextPhys, ramRangesArm64 } from './arm64';
 import { Rng } from './prng';
 
 export const PAGE = 4096;
@@ -20,6 +21,7 @@ export const START_KERNEL_MAP = 0xffffffff80000000n;
 export const TEXT_BASE_OFFSET = 0x1000000;
 
 export type MemoryModel = 'sparse-extreme' | 'sparse' | 'flat';
+export type SynthArch = 'x86_64' | 'arm64';
 
 export interface RamRange {
   start: number; // bytes, page aligned
@@ -36,6 +38,7 @@ export interface Reservation {
 }
 
 export interface LayoutOptions {
+  arch?: SynthArch;
   ramBytes: number;
   model: MemoryModel;
   levels: 4 | 5;
@@ -44,6 +47,7 @@ export interface LayoutOptions {
 }
 
 export interface Layout {
+  arch: SynthArch;
   model: MemoryModel;
   levels: 4 | 5;
   ranges: RamRange[];
@@ -59,6 +63,8 @@ export interface Layout {
   kernelOffset: number; // KERNELOFFSET (bytes, 2 MiB multiple)
   textPhys: number; // physical address of _text
   physBase: number; // may be negative
+  /** arm64: PHYS_OFFSET (memstart_addr), the physical address the linear map starts at */
+  physOffset: number;
   kernelImageBytes: number;
   poolStart: number; // physical
   poolBytes: number;
@@ -122,9 +128,13 @@ export function ramRanges(ramBytes: number, nodes: number, rng: Rng): RamRange[]
 }
 
 export function buildLayout(opts: LayoutOptions, rng: Rng, poolBytesFor: (l: Layout) => number): Layout {
+  const arch = opts.arch ?? 'x86_64';
+  if (arch === 'arm64' && (opts.model !== 'sparse-extreme' || opts.levels !== 4)) {
+    throw new Error('arm64: the synthetic kernel is SPARSEMEM_EXTREME with 48-bit VAs (--layout sparse-extreme, --levels 4)');
+  }
   // FLATMEM kernels are !NUMA (x86 allows FLATMEM only without NUMA): one node.
   const nodes = opts.model === 'flat' ? 1 : opts.nodes ?? defaultNodes(opts.ramBytes);
-  const ranges = ramRanges(opts.ramBytes, nodes, rng);
+  const ranges = arch === 'arm64' ? ramRangesArm64(opts.ramBytes, nodes, rng) : ramRanges(opts.ramBytes, nodes, rng);
   const nodeCount = Math.max(...ranges.map((r) => r.node)) + 1;
   let ramPages = 0;
   for (const r of ranges) ramPages += (r.end - r.start) / PAGE;
@@ -136,7 +146,7 @@ export function buildLayout(opts: LayoutOptions, rng: Rng, poolBytesFor: (l: Lay
     }
   }
   const sections = [...sectionNode.keys()].sort((a, b) => a - b);
-  const maxPhysmemBits = opts.levels === 5 ? 52 : 46;
+  const maxPhysmemBits = arch === 'arm64' ? 48 : opts.levels === 5 ? 52 : 46;
   if (ranges[ranges.length - 1].end > 2 ** maxPhysmemBits) throw new Error('RAM beyond MAX_PHYSMEM_BITS');
 
   // CONFIG_RANDOMIZE_MEMORY: bases move in 1 GiB steps.
@@ -155,26 +165,31 @@ export function buildLayout(opts: LayoutOptions, rng: Rng, poolBytesFor: (l: Lay
   const kernelOffset = 2 * MiB * rng.below(maxOffsetSteps);
 
   const layout: Layout = {
-    model: opts.model, levels: opts.levels, ranges, nodes: nodeCount, ramPages, maxMapnr, sections,
-    sectionNode, maxPhysmemBits, pageOffsetBase, vmemmapBase, kernelOffset, textPhys: 0, physBase: 0,
+    arch, model: opts.model, levels: opts.levels, ranges, nodes: nodeCount, ramPages, maxMapnr, sections,
+    sectionNode, maxPhysmemBits, pageOffsetBase, vmemmapBase, kernelOffset, textPhys: 0, physBase: 0, physOffset: 0,
     kernelImageBytes, poolStart: 0, poolBytes: 0, memmapPhys: new Map(), reservations: [],
   };
+  if (arch === 'arm64') arm64Bases(layout, rng);
 
   // Physical placement: the kernel first (decompressor's choice), then memblock
   // allocations top-down in each node: the pool in node 0, then the vmemmap blocks.
   const free = ranges.map((r) => ({ start: roundUp(r.start, 2 * MiB), end: roundDown(r.end, 2 * MiB), node: r.node }))
     .filter((r) => r.end > r.start);
-  const lowRange = free.find((r) => r.start <= ONE_MIB * 2 && r.end > 16 * MiB);
-  if (!lowRange) throw new Error('no low RAM range for the kernel');
   const memmapTotal = sections.length * MEMMAP_BLOCK;
   const poolBytes = roundUp(poolBytesFor(layout), 2 * MiB);
-  // Keep the kernel out of the top of low memory, where node 0's memblock
-  // allocations may land when there is no RAM above 4 GiB.
-  const lowLimit = Math.min(lowRange.end - (nodeCount === 1 && ranges.length === 2 ? poolBytes + memmapTotal : 0), GiB + 16 * MiB);
-  const kernelSlots = Math.floor((lowLimit - 16 * MiB - kernelImageBytes) / (2 * MiB));
-  if (kernelSlots < 1) throw new Error('not enough low memory for the kernel image');
-  layout.textPhys = 16 * MiB + 2 * MiB * rng.below(kernelSlots);
-  layout.physBase = layout.textPhys - TEXT_BASE_OFFSET - kernelOffset;
+  if (arch === 'arm64') {
+    layout.textPhys = arm64TextPhys(layout, rng, kernelImageBytes);
+  } else {
+    const lowRange = free.find((r) => r.start <= ONE_MIB * 2 && r.end > 16 * MiB);
+    if (!lowRange) throw new Error('no low RAM range for the kernel');
+    // Keep the kernel out of the top of low memory, where node 0's memblock
+    // allocations may land when there is no RAM above 4 GiB.
+    const lowLimit = Math.min(lowRange.end - (nodeCount === 1 && ranges.length === 2 ? poolBytes + memmapTotal : 0), GiB + 16 * MiB);
+    const kernelSlots = Math.floor((lowLimit - 16 * MiB - kernelImageBytes) / (2 * MiB));
+    if (kernelSlots < 1) throw new Error('not enough low memory for the kernel image');
+    layout.textPhys = 16 * MiB + 2 * MiB * rng.below(kernelSlots);
+  }
+  layout.physBase = layout.textPhys - TEXT_BASE_OFFSET - layout.kernelOffset;
   const reservations: Reservation[] = [];
   reserve(free, layout.textPhys, kernelImageBytes);
   reservations.push({ startPfn: layout.textPhys / PAGE, endPfn: (layout.textPhys + kernelImageBytes) / PAGE, what: 'kernel' });
@@ -235,15 +250,22 @@ function allocTop(free: { start: number; end: number; node: number }[], node: nu
 // ---- virtual addresses ----
 
 export function directMap(l: Layout, phys: number): bigint {
-  return l.pageOffsetBase + BigInt(phys);
+  return BigInt.asUintN(64, l.pageOffsetBase + BigInt(phys));
 }
 
-export function kernelVirt(l: Layout, phys: number): bigint {
-  return START_KERNEL_MAP + BigInt(phys - l.physBase);
-}
-
+/** virtual address of the image's first byte (_text) */
 export function textVirt(l: Layout): bigint {
-  return START_KERNEL_MAP + BigInt(TEXT_BASE_OFFSET + l.kernelOffset);
+  return l.arch === 'arm64' ? arm64ImageVirt(l) : START_KERNEL_MAP + BigInt(TEXT_BASE_OFFSET + l.kernelOffset);
+}
+
+/** a physical address inside the kernel image, as the image mapping sees it */
+export function kernelVirt(l: Layout, phys: number): bigint {
+  return textVirt(l) + BigInt(phys - l.textPhys);
+}
+
+/** kimage_voffset: image virtual minus physical address */
+export function kimageVoffset(l: Layout): bigint {
+  return BigInt.asUintN(64, textVirt(l) - BigInt(l.textPhys));
 }
 
 export function structPageVirt(l: Layout, pfn: number): bigint {

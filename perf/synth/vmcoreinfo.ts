@@ -1,8 +1,10 @@
 // The VMCOREINFO note text of the synthetic kernel: the 6.1 template with the
 // values that depend on the layout rewritten (spec vmcoreinfo-and-translation.md §1-2).
 
+import { ARM64_KIMAGE_VADDR } from './arm64';
 import { TEMPLATE_VMCOREINFO } from './template';
-import { Layout, START_KERNEL_MAP } from './layout';
+import { TEMPLATE_VMCOREINFO_ARM64 } from './template-arm64';
+import { Layout, START_KERNEL_MAP, SynthArch, kimageVoffset } from './layout';
 
 /** Numbers of the template the generator relies on. */
 export interface KernelFacts {
@@ -39,18 +41,27 @@ const REQUIRED_OFFSETS: Record<string, number> = {
   'NUMBER(SECTION_SIZE_BITS)': 27,
 };
 
-function templateValue(key: string): string {
-  const line = TEMPLATE_VMCOREINFO.find((l) => l.startsWith(`${key}=`));
+function templateOf(arch: SynthArch): readonly string[] {
+  return arch === 'arm64' ? TEMPLATE_VMCOREINFO_ARM64 : TEMPLATE_VMCOREINFO;
+}
+
+/** lowest kernel-image address: template symbols from here on move with the KASLR offset */
+function imageFloor(arch: SynthArch): bigint {
+  return arch === 'arm64' ? ARM64_KIMAGE_VADDR : START_KERNEL_MAP;
+}
+
+function templateValue(key: string, arch: SynthArch = 'x86_64'): string {
+  const line = templateOf(arch).find((l) => l.startsWith(`${key}=`));
   if (line === undefined) throw new Error(`template VMCOREINFO lacks ${key}`);
   return line.slice(key.length + 1);
 }
 
-export function kernelFacts(): KernelFacts {
+export function kernelFacts(arch: SynthArch = 'x86_64'): KernelFacts {
   // The struct page encoder writes fixed word offsets; make sure the template agrees.
   for (const [k, v] of Object.entries(REQUIRED_OFFSETS)) {
-    if (Number(templateValue(k)) !== v) throw new Error(`template ${k} is not ${v}`);
+    if (Number(templateValue(k, arch)) !== v) throw new Error(`template ${k} is not ${v}`);
   }
-  const n = (k: string): number => Number(templateValue(k));
+  const n = (k: string): number => Number(templateValue(k, arch));
   return {
     pgLru: n('NUMBER(PG_lru)'),
     pgPrivate: n('NUMBER(PG_private)'),
@@ -70,14 +81,19 @@ export function kernelFacts(): KernelFacts {
 }
 
 /** Template KASLR offset: kernel-image symbols move by (new KERNELOFFSET − this). */
-export const TEMPLATE_KERNELOFFSET = BigInt(`0x${templateValue('KERNELOFFSET')}`);
-export const TEMPLATE_OSRELEASE = templateValue('OSRELEASE');
+function templateKernelOffset(arch: SynthArch): bigint {
+  return BigInt(`0x${templateValue('KERNELOFFSET', arch)}`);
+}
+
+export function templateOsrelease(arch: SynthArch = 'x86_64'): string {
+  return templateValue('OSRELEASE', arch);
+}
 
 /** A template SYMBOL() moved to the synthetic kernel's KASLR offset. */
 export function kernelSymbol(layout: Layout, name: string): bigint {
-  const v = BigInt(`0x${templateValue(`SYMBOL(${name})`)}`);
-  if (v < START_KERNEL_MAP) throw new Error(`SYMBOL(${name}) is not a kernel-image address`);
-  return v - TEMPLATE_KERNELOFFSET + BigInt(layout.kernelOffset);
+  const v = BigInt(`0x${templateValue(`SYMBOL(${name})`, layout.arch)}`);
+  if (v < imageFloor(layout.arch)) throw new Error(`SYMBOL(${name}) is not a kernel-image address`);
+  return v - templateKernelOffset(layout.arch) + BigInt(layout.kernelOffset);
 }
 
 export interface VmcoreinfoValues {
@@ -98,9 +114,9 @@ export interface VmcoreinfoValues {
  */
 export function buildVmcoreinfo(layout: Layout, v: VmcoreinfoValues): string {
   const out: string[] = [];
-  const kaslrDelta = BigInt(layout.kernelOffset) - TEMPLATE_KERNELOFFSET;
+  const kaslrDelta = BigInt(layout.kernelOffset) - templateKernelOffset(layout.arch);
   const flat = layout.model === 'flat';
-  for (const line of TEMPLATE_VMCOREINFO) {
+  for (const line of templateOf(layout.arch)) {
     const eq = line.indexOf('=');
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1);
@@ -140,12 +156,14 @@ export function buildVmcoreinfo(layout: Layout, v: VmcoreinfoValues): string {
       case 'NUMBER(phys_base)': out.push(`${key}=${layout.physBase}`); continue;
       case 'NUMBER(pgtable_l5_enabled)': out.push(`${key}=${layout.levels === 5 ? 1 : 0}`); continue;
       case 'KERNELOFFSET': out.push(`${key}=${layout.kernelOffset.toString(16)}`); continue;
+      case 'NUMBER(kimage_voffset)': out.push(`${key}=0x${kimageVoffset(layout).toString(16)}`); continue;
+      case 'NUMBER(PHYS_OFFSET)': out.push(`${key}=0x${layout.physOffset.toString(16)}`); continue;
       default:
         break;
     }
     if (key.startsWith('SYMBOL(')) {
       const addr = BigInt(`0x${value}`);
-      if (addr >= START_KERNEL_MAP) {
+      if (addr >= imageFloor(layout.arch)) {
         out.push(`${key}=${(addr + kaslrDelta).toString(16)}`);
         continue;
       }

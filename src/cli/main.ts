@@ -118,7 +118,7 @@ function dumpOptions(cmd: ParsedCommand, level: number): RunOptions {
     extraStatus: cmd.excludeVmemmap ? DUMP_DH_EXCLUDED_VMEMMAP : 0,
     vmcoreinfoText: readVmcoreinfoFile(cmd.vmcoreinfoFile),
     vmcoreinfoFile: cmd.vmcoreinfoFile,
-    flatRecordBytes: 4096 * 2 ** Math.max(0, Math.min(cmd.blockOrder, 14)),
+    flatRecordPages: 2 ** Math.max(0, Math.min(cmd.blockOrder, 14)),
     numDumpfiles: cmd.dumpfiles.length || 1,
     noMmap: cmd.nonMmap,
   };
@@ -193,7 +193,7 @@ async function writeDmesgFile(cmd: ParsedCommand, msgs: Messages): Promise<void>
     if (vmcoreinfo !== undefined) debugVmcoreinfo(vmcoreinfo, msgs);
     if (vmcoreinfo === undefined) throw new DumpError('no-vmcoreinfo', `${cmd.vmcore} has no VMCOREINFO note: the kernel log can't be found without it (give -i VMCOREINFO)`);
     const km = buildKernelModel(input, vmcoreinfo, {
-      warn: (m) => msgs.warn(m), needPageLayout: false,
+      warn: (m) => msgs.warn(m), needPageLayout: false, arch: input.arch,
       maxMapnr: 'maxMapnr' in input ? (input as { maxMapnr: number }).maxMapnr : undefined,
     });
     try {

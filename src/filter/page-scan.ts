@@ -7,7 +7,7 @@
 // Hot loop: typed-array views over one reused buffer, no allocation per page.
 import type { PageLayout } from '../kernel/page-layout';
 import type { MemMapRange } from '../kernel/memmap';
-import type { X86_64Translator } from '../translate/x86_64';
+import type { Translator } from '../translate';
 import { DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXCLUDE_USER_DATA, NUM_COUNTERS } from './dump-level';
 import { clearBits } from './bitmap';
 import { nativeScan } from './native-scan';
@@ -68,7 +68,7 @@ export class PageScanner {
   /** the rules for the C table, while it is used */
   private nativeRules?: Int32Array;
 
-  constructor(private readonly setup: ScanSetup, private readonly tr: X86_64Translator,
+  constructor(private readonly setup: ScanSetup, private readonly tr: Translator,
     /** the input's 1st bitmap, when setup.inSegs is undefined */
     private readonly present?: Uint8Array,
     /** false: the JavaScript table even where the C one is built (tests compare the two) */

@@ -7,7 +7,7 @@
 // here the intended pages are cleared. Runs are looked for inside 32768-pfn blocks, as
 // makedumpfile walks its bitmap file block by block.
 import type { MemMapRange } from '../kernel/memmap';
-import type { X86_64Translator } from '../translate/x86_64';
+import type { Translator } from '../translate';
 import { PfnRange, normalize } from './pfn-ranges';
 
 const WORD_PFNS = 64;
@@ -18,7 +18,7 @@ const BLOCK_PFNS = 32768;
  * bitmaps starting at pfn `base` (a multiple of 32768).
  */
 export function unusedVmemmap(memory: Uint8Array, dumpable: Uint8Array, base: number, nPfns: number,
-  ranges: readonly MemMapRange[], sizePage: number, pageSize: number, tr: X86_64Translator): PfnRange[] {
+  ranges: readonly MemMapRange[], sizePage: number, pageSize: number, tr: Translator): PfnRange[] {
   const out: PfnRange[] = [];
   const words = Math.floor(nPfns / WORD_PFNS);
   const flush = (startWord: number, endWord: number): void => {

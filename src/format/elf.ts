@@ -8,6 +8,7 @@ export const ELFCLASS64 = 2;
 export const ELFDATA2LSB = 1;
 export const ET_CORE = 4;
 export const EM_X86_64 = 62;
+export const EM_AARCH64 = 183;
 export const PT_NULL = 0;
 export const PT_LOAD = 1;
 export const PT_NOTE = 4;

@@ -163,7 +163,7 @@ export function dumpInfo(file: string, opts: InfoOptions = {}): DumpInfo {
       const vm = input as ElfVmcore;
       info = {
         file, format: 'elf', fileSize: vm.info.fileSize,
-        kernel: { release: '', version: '', machine: 'x86_64', nodename: '' },
+        kernel: { release: '', version: '', machine: vm.arch.utsMachine, nodename: '' },
         crashTime: null, dumpLevel: null, codec: null,
         complete: (vm.info.eFlags & 1) === 0,
         excludedVmemmap: false, split: null, pageSize: vm.pageSize,
@@ -175,11 +175,11 @@ export function dumpInfo(file: string, opts: InfoOptions = {}): DumpInfo {
     try {
       const kd = input instanceof KdumpVmcore ? input : undefined;
       const km = buildKernelModel(input, input.vmcoreinfo?.text, {
-        warn, needPageLayout: false, maxMapnr: kd?.maxMapnr, physBase: kd ? kd.sub.phys_base : undefined,
+        warn, needPageLayout: false, maxMapnr: kd?.maxMapnr, physBase: kd ? kd.sub.phys_base : undefined, arch: input.arch,
       });
       if (info.format === 'elf') {
         info.kernel = {
-          release: km.release, version: cField(km.utsname, 195), machine: cField(km.utsname, 260) || 'x86_64',
+          release: km.release, version: cField(km.utsname, 195), machine: cField(km.utsname, 260) || km.arch.utsMachine,
           nodename: cField(km.utsname, 65),
         };
         info.crashTime = km.crashTime || null;

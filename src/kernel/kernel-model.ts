@@ -2,15 +2,13 @@
 // page-table root, phys_base, utsname, struct page layout and the mem_map table.
 // Spec: vmcoreinfo-and-translation.md.
 import { DumpError, printable } from '../util/errors';
-import { START_KERNEL_MAP, X86_64Translator } from '../translate/x86_64';
+import { ARCHITECTURES, Architecture, Translator } from '../translate';
 import type { LoadSegment, PhysicalMemory } from '../vmcore/physical';
 import { UTSNAME_SIZE } from '../format/diskdump';
 import { MemMapTable, adjustMaxMapnr, buildMemMapTable } from './memmap';
 import { PageLayout, kernelVersionCode, resolvePageLayout } from './page-layout';
 import { VmcoreInfo } from './vmcoreinfo';
 
-const PAGE_OFFSET_4LEVEL = 0xffff880000000000n;
-const PAGE_OFFSET_5LEVEL = 0xff10000000000000n;
 
 export interface KernelModel {
   vmcoreinfo?: VmcoreInfo;
@@ -20,10 +18,11 @@ export interface KernelModel {
   release: string;
   kernelVersion: number;
   crashTime: number;
+  arch: Architecture;
   physBase: bigint;
-  translator?: X86_64Translator;
-  fiveLevel: boolean;
-  pageOffset: bigint;
+  translator?: Translator;
+  /** lowest kernel virtual address (makedumpfile is_kvaddr); 0 without VMCOREINFO */
+  kernelBase: bigint;
   /** ceil(highest PT_LOAD end / page size) */
   maxMapnrLoads: number;
   /** after lowering to the last section with a mem_map: what the dump header records */
@@ -34,6 +33,8 @@ export interface KernelModel {
 
 export interface KernelModelOptions {
   warn(msg: string): void;
+  /** the input's architecture; undefined for a kdump file whose header names none */
+  arch: Architecture | undefined;
   /** set when a dump level needs more than the zero-page test, so mem_map must be found */
   needPageLayout: boolean;
   /** refiltering: max_mapnr from the input's header instead of its PT_LOADs */
@@ -51,55 +52,35 @@ export function maxMapnrOfLoads(loads: readonly LoadSegment[], pageSize: number)
 export function buildKernelModel(mem: PhysicalMemory, vmcoreinfoText: string | undefined, opts: KernelModelOptions): KernelModel {
   const maxMapnrLoads = opts.maxMapnr ?? maxMapnrOfLoads(mem.loads, mem.pageSize);
   if (maxMapnrLoads === 0) throw new DumpError('no-load', 'the vmcore holds no memory');
+  // without VMCOREINFO the architecture only bounds the physical address size
+  const arch = opts.arch ?? (vmcoreinfoText === undefined ? ARCHITECTURES[0] : undefined);
+  if (!arch) {
+    throw new DumpError('unknown-arch', "can't tell the crashed machine's architecture: the dump header's utsname names none cyclodump reads");
+  }
   if (vmcoreinfoText === undefined) {
-    checkPhysicalSize(mem, maxMapnrLoads, 46, 'x86_64 with 4-level paging (no VMCOREINFO to say otherwise)');
+    checkPhysicalSize(mem, maxMapnrLoads, arch.physmemBitsWithoutVmcoreinfo, `${arch.name} (no VMCOREINFO to say otherwise)`);
     return {
       pageSize: mem.pageSize, utsname: Buffer.alloc(UTSNAME_SIZE), release: '', kernelVersion: 0, crashTime: 0,
-      physBase: 0n, fiveLevel: false, pageOffset: PAGE_OFFSET_4LEVEL, maxMapnrLoads, maxMapnr: maxMapnrLoads,
+      arch, physBase: 0n, kernelBase: 0n, maxMapnrLoads, maxMapnr: maxMapnrLoads,
     };
   }
   const vi = new VmcoreInfo(vmcoreinfoText);
   const release = vi.osRelease;
   const pageSize = vi.pageSize;
+  if (!arch.pageSizes.includes(pageSize)) {
+    throw new DumpError('unsupported-page-size',
+      `PAGESIZE=${pageSize} in VMCOREINFO; ${arch.name} kernels have ${arch.pageSizes.map((p) => `${p / 1024} KiB`).join(', ')} pages`);
+  }
   if (pageSize !== mem.pageSize) {
-    throw new DumpError('unsupported-page-size', `PAGESIZE=${pageSize} in VMCOREINFO; cyclodump supports 4096-byte pages (x86_64)`);
+    throw new DumpError('unsupported-page-size', `PAGESIZE=${pageSize} in VMCOREINFO, but the input's pages are ${mem.pageSize} bytes`);
   }
   const crashTime = vi.crashTime;
-  const fiveLevel = (vi.number('pgtable_l5_enabled') ?? 0) !== 0;
-  const smeMask = BigInt.asUintN(64, vi.numberBig('sme_mask') ?? 0n);
+  const { translator, physBase, kernelBase, physmemBits, sectionSizeBits, suspects } = arch.addressing(mem, vi, { pageSize, physBase: opts.physBase });
   {
     const declared = vi.number('MAX_PHYSMEM_BITS');
-    const bits = declared !== undefined && declared > 46 && declared <= 52 ? declared : fiveLevel ? 52 : 46;
+    const bits = declared !== undefined && declared >= physmemBits && declared <= 52 ? declared : physmemBits;
     checkPhysicalSize(mem, maxMapnrLoads, bits, `this kernel (MAX_PHYSMEM_BITS=${bits})`);
   }
-
-  // phys_base: VMCOREINFO, else derived from the kernel-text PT_LOAD
-  let physBase = opts.physBase ?? vi.numberBig('phys_base');
-  if (physBase === undefined) {
-    physBase = 0n;
-    for (const l of mem.loads) {
-      if (l.vaddr >= START_KERNEL_MAP) {
-        physBase = BigInt(l.paddr) - (l.vaddr - START_KERNEL_MAP);
-        break;
-      }
-    }
-  }
-  const rootSym = vi.symbol('init_level4_pgt') ?? vi.symbol('init_top_pgt');
-  if (rootSym === undefined) {
-    throw new DumpError('no-page-table', 'VMCOREINFO has no SYMBOL(init_top_pgt): cannot translate kernel addresses');
-  }
-  const rootPa = BigInt.asUintN(64, rootSym - START_KERNEL_MAP + physBase) & ~smeMask;
-  if (rootPa >= 1n << 52n || rootPa % 4096n !== 0n) {
-    throw new DumpError('bad-page-table', `page-table root ${rootPa.toString(16)} (from init_top_pgt and phys_base) is not a page address`);
-  }
-  const translator = new X86_64Translator(mem, Number(rootPa), fiveLevel, smeMask);
-
-  // page_offset: from the last PT_LOAD below the kernel text map, else the constant
-  let pageOffset = 0n;
-  for (const l of mem.loads) {
-    if (l.vaddr !== 0n && l.vaddr < START_KERNEL_MAP) pageOffset = BigInt.asUintN(64, l.vaddr - BigInt(l.paddr));
-  }
-  if (pageOffset === 0n) pageOffset = fiveLevel ? PAGE_OFFSET_5LEVEL : PAGE_OFFSET_4LEVEL;
 
   const utsSym = vi.symbol('system_utsname')
     ?? ((): bigint | undefined => {
@@ -111,16 +92,15 @@ export function buildKernelModel(mem: PhysicalMemory, vmcoreinfoText: string | u
   const utsname = Buffer.alloc(UTSNAME_SIZE);
   if (translator.readVirt(utsSym, utsname, 0, UTSNAME_SIZE) !== UTSNAME_SIZE) {
     if (translator.lastReadError) throw new DumpError('read-error', `can't read init_uts_ns: ${translator.lastReadError}`);
-    throw new DumpError('bad-page-table',
-      `can't read init_uts_ns at ${utsSym.toString(16)}: the page tables do not map it (wrong phys_base or init_top_pgt?)`);
+    throw new DumpError('bad-page-table', `can't read init_uts_ns at ${utsSym.toString(16)}: the page tables do not map it (${suspects})`);
   }
   const utsRelease = cField(utsname, 130);
   const kernelVersion = kernelVersionCode(utsRelease || release);
   if (kernelVersion === 0) throw new DumpError('bad-utsname', `can't get the kernel version from release "${printable(utsRelease)}"`);
 
   const model: KernelModel = {
-    vmcoreinfo: vi, pageSize, utsname, release: utsRelease || release, kernelVersion, crashTime, physBase,
-    translator, fiveLevel, pageOffset, maxMapnrLoads, maxMapnr: maxMapnrLoads,
+    vmcoreinfo: vi, pageSize, utsname, release: utsRelease || release, kernelVersion, crashTime, arch, physBase,
+    translator, kernelBase, maxMapnrLoads, maxMapnr: maxMapnrLoads,
   };
   try {
     model.layout = resolvePageLayout(vi, kernelVersion);
@@ -130,7 +110,7 @@ export function buildKernelModel(mem: PhysicalMemory, vmcoreinfoText: string | u
   }
   try {
     model.memmap = buildMemMapTable({
-      vi, tr: translator, pageSize, fiveLevel, pageOffset, maxMapnr: maxMapnrLoads, warn: opts.warn,
+      vi, tr: translator, pageSize, physmemBits, sectionSizeBits, kernelBase, maxMapnr: maxMapnrLoads, warn: opts.warn,
     });
     model.maxMapnr = adjustMaxMapnr(maxMapnrLoads, model.memmap);
   } catch (e) {

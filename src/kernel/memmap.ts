@@ -3,7 +3,7 @@
 // Spec: vmcoreinfo-and-translation.md §3-§4 (upstream: makedumpfile get_mem_map,
 // get_mm_sparsemem, validate_mem_section, get_mm_flatmem).
 import { DumpError } from '../util/errors';
-import type { X86_64Translator } from '../translate/x86_64';
+import type { Translator } from '../translate';
 import { VmcoreInfo } from './vmcoreinfo';
 
 export type MemoryModel = 'SPARSEMEM_EX' | 'SPARSEMEM' | 'FLATMEM';
@@ -32,18 +32,28 @@ const SECTION_FLAG_MASK = 0x1fn;
 const SECTION_MARKED_PRESENT = 1n;
 const U64 = (1n << 64n) - 1n;
 
-export function detectMemoryModel(vi: VmcoreInfo, fiveLevel: boolean): MemoryModel | undefined {
+/** What the architecture assumes where VMCOREINFO is silent, and the page size. */
+export interface SectionDefaults {
+  pageSize: number;
+  /** MAX_PHYSMEM_BITS without NUMBER(MAX_PHYSMEM_BITS) */
+  physmemBits: number;
+  /** SECTION_SIZE_BITS without NUMBER(SECTION_SIZE_BITS) */
+  sectionSizeBits: number;
+}
+
+export function detectMemoryModel(vi: VmcoreInfo, d: SectionDefaults): MemoryModel | undefined {
   if (vi.symbol('mem_section') !== undefined && vi.size('mem_section') !== undefined
       && vi.offset('mem_section.section_mem_map') !== undefined) {
-    return isSparsemExtreme(vi, fiveLevel) ? 'SPARSEMEM_EX' : 'SPARSEMEM';
+    return isSparsemExtreme(vi, d) ? 'SPARSEMEM_EX' : 'SPARSEMEM';
   }
   if (vi.symbol('mem_map') !== undefined) return 'FLATMEM';
   return undefined;
 }
 
-function sectionGeometry(vi: VmcoreInfo, fiveLevel: boolean, pageShift: number) {
-  const sectionSizeBits = vi.number('SECTION_SIZE_BITS') ?? 27;
-  const maxPhysmemBits = vi.number('MAX_PHYSMEM_BITS') ?? (fiveLevel ? 52 : 46);
+function sectionGeometry(vi: VmcoreInfo, d: SectionDefaults) {
+  const pageShift = Math.log2(d.pageSize);
+  const sectionSizeBits = vi.number('SECTION_SIZE_BITS') ?? d.sectionSizeBits;
+  const maxPhysmemBits = vi.number('MAX_PHYSMEM_BITS') ?? d.physmemBits;
   // a section holds a whole number of bitmap bytes (8 pfns) or more: the scan cuts its work
   // at section boundaries
   if (sectionSizeBits < pageShift + 3 || sectionSizeBits > 40 || maxPhysmemBits > 52 || maxPhysmemBits <= sectionSizeBits) {
@@ -53,29 +63,28 @@ function sectionGeometry(vi: VmcoreInfo, fiveLevel: boolean, pageShift: number) 
   return { sectionSizeBits, maxPhysmemBits, nrMemSections: 2 ** (maxPhysmemBits - sectionSizeBits) };
 }
 
-function isSparsemExtreme(vi: VmcoreInfo, fiveLevel: boolean): boolean {
+/** makedumpfile is_sparsemem_extreme: LENGTH(mem_section) is the number of root pointers */
+function isSparsemExtreme(vi: VmcoreInfo, d: SectionDefaults): boolean {
   const len = vi.length('mem_section');
   if (len === undefined) return true;
   const size = vi.size('mem_section') ?? 0;
-  const { nrMemSections } = sectionGeometry(vi, fiveLevel, 12);
+  const { nrMemSections } = sectionGeometry(vi, d);
   if (size <= 0) return false;
-  return len === Math.ceil(nrMemSections / Math.floor(4096 / size));
+  return len === Math.ceil(nrMemSections / Math.floor(d.pageSize / size));
 }
 
-export interface MemMapContext {
+export interface MemMapContext extends SectionDefaults {
   vi: VmcoreInfo;
-  tr: X86_64Translator;
-  pageSize: number;
-  fiveLevel: boolean;
+  tr: Translator;
   /** addresses below this are not kernel addresses (makedumpfile is_kvaddr) */
-  pageOffset: bigint;
+  kernelBase: bigint;
   /** max_mapnr from the PT_LOADs */
   maxMapnr: number;
   warn(msg: string): void;
 }
 
 export function buildMemMapTable(ctx: MemMapContext): MemMapTable {
-  const model = detectMemoryModel(ctx.vi, ctx.fiveLevel);
+  const model = detectMemoryModel(ctx.vi, ctx);
   if (model === undefined) {
     throw new DumpError('no-memory-model', "can't tell the memory model: VMCOREINFO has neither SYMBOL(mem_section) nor SYMBOL(mem_map)");
   }
@@ -89,14 +98,14 @@ function flatmem(ctx: MemMapContext): MemMapTable {
   if (memMap === undefined || memMap === 0n) {
     throw new DumpError('bad-mem-map', `can't read the address of mem_map at ${sym.toString(16)}`);
   }
-  if (memMap < ctx.pageOffset) {
+  if (memMap < ctx.kernelBase) {
     throw new DumpError('bad-mem-map', `mem_map pointer ${memMap.toString(16)} is not a kernel address`);
   }
   // One array covers all memory. It is listed in section-sized pieces so that the scan can
   // be cut into independent slices; makedumpfile scans it as one range, which differs only
   // when a free or compound block straddles a 128 MiB boundary (impossible for aligned blocks).
   const pageShift = Math.log2(ctx.pageSize);
-  const sectionSizeBits = ctx.vi.number('SECTION_SIZE_BITS') ?? 27;
+  const sectionSizeBits = ctx.vi.number('SECTION_SIZE_BITS') ?? ctx.sectionSizeBits;
   if (sectionSizeBits < pageShift + 3 || sectionSizeBits > 40) {
     throw new DumpError('bad-vmcoreinfo', `implausible memory section size: SECTION_SIZE_BITS=${sectionSizeBits}`);
   }
@@ -112,7 +121,7 @@ function flatmem(ctx: MemMapContext): MemMapTable {
 function sparsemem(ctx: MemMapContext, model: MemoryModel): MemMapTable {
   const { vi, tr } = ctx;
   const pageShift = Math.log2(ctx.pageSize);
-  const { sectionSizeBits, nrMemSections } = sectionGeometry(vi, ctx.fiveLevel, pageShift);
+  const { sectionSizeBits, nrMemSections } = sectionGeometry(vi, ctx);
   const sizeMemSection = vi.size('mem_section')!;
   const offSectionMemMap = vi.offset('mem_section.section_mem_map')!;
   if (sizeMemSection < 8 || sizeMemSection > ctx.pageSize || offSectionMemMap < 0 || offSectionMemMap + 8 > sizeMemSection) {
@@ -151,7 +160,7 @@ function sparsemem(ctx: MemMapContext, model: MemoryModel): MemMapTable {
       } else {
         addr = (rootArray + BigInt(base * sizeMemSection)) & U64;
       }
-      if (addr < ctx.pageOffset) continue;
+      if (addr < ctx.kernelBase) continue;
       // read the whole root page (or, for plain SPARSEMEM, this one section) at once;
       // a section that can't be read has no mem_map, as in makedumpfile
       const got = tr.readVirt(addr, sect, 0, count * sizeMemSection);
@@ -161,7 +170,7 @@ function sparsemem(ctx: MemMapContext, model: MemoryModel): MemMapTable {
         if (!(v & SECTION_MARKED_PRESENT)) continue;
         const nr = base + i;
         const memMap = ((v & ~SECTION_FLAG_MASK) + BigInt(nr) * BigInt(pagesPerSection) * BigInt(sizePage)) & U64;
-        if (memMap < ctx.pageOffset) return null;
+        if (memMap < ctx.kernelBase) return null;
         maps[nr] = memMap;
         anyPresent = true;
       }

@@ -15,7 +15,7 @@ export interface DmesgOptions {
   partial?: boolean;
 }
 
-/** Anything that reads kernel virtual memory (the x86_64 translator). */
+/** Anything that reads kernel virtual memory (an architecture's translator). */
 export interface VirtReader {
   /** bytes read from the start of the range before the first unreadable page */
   readVirt(va: bigint, buf: Uint8Array, off: number, len: number): number;

@@ -24,8 +24,8 @@ export interface RunOptions extends DumpOptions {
   sizeLimit?: number;
   /** DUMP_DH_* bits to add to the header status (-e) */
   extraStatus?: number;
-  /** -F: largest record (makedumpfile's cache size, page size << -b) */
-  flatRecordBytes?: number;
+  /** -F: pages in the largest record (makedumpfile's cache size is page size << -b) */
+  flatRecordPages?: number;
 }
 
 export interface DumpOutcome {
@@ -93,12 +93,13 @@ export function clearUnwrittenBitmap2(job: DumpJob, sink: DumpSink, writer: Kdum
   }
 }
 
-function openSink(opts: RunOptions): DumpSink {
+function openSink(opts: RunOptions, pageSize: number): DumpSink {
   if (opts.dryRun) return new NullSink();
   if (opts.flatten) {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const { FlattenedSink } = require('../format/flattened-sink') as typeof import('../format/flattened-sink');
-    return new FlattenedSink({ fd: 1, name: 'stdout', maxRecord: opts.flatRecordBytes });
+    const maxRecord = opts.flatRecordPages === undefined ? undefined : opts.flatRecordPages * pageSize;
+    return new FlattenedSink({ fd: 1, name: 'stdout', maxRecord });
   }
   if (!opts.output) throw new DumpError('usage', 'no dump file given');
   return openFileSink(opts.output, opts);
@@ -124,7 +125,7 @@ export async function runDump(opts: RunOptions, msgs: Messages): Promise<DumpOut
   let elf: ElfWriter | undefined;
   let unregister = (): void => {};
   try {
-    sink = openSink(opts);
+    sink = openSink(opts, job.pageSize);
     const out = sink;
     if (!opts.elf) {
       const writer = new KdumpWriter(job, sink, { extraStatus: opts.extraStatus });

@@ -155,7 +155,7 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
         `${opts.input} has no VMCOREINFO note: dump level ${level} needs it (only -d 0 and -d 1 work without it, or give -i VMCOREINFO)`);
     }
     const km = buildKernelModel(vm, vmcoreinfo, {
-      warn: (m) => msgs.warn(m), needPageLayout: needLayout,
+      warn: (m) => msgs.warn(m), needPageLayout: needLayout, arch: vm.arch,
       maxMapnr: kd?.maxMapnr, physBase: kd ? kd.sub.phys_base : undefined,
     });
     if (opts.vmcoreinfoText !== undefined && km.release && km.vmcoreinfo && km.vmcoreinfo.osRelease !== km.release) {
@@ -190,7 +190,7 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
     const workerSetup: WorkerSetup = {
       input: { kind: vm.kind, path: opts.input },
       pageSize,
-      translator: km.translator ? { rootPa: km.translator.rootPa, fiveLevel: km.translator.fiveLevel, smeMask: km.vmcoreinfo ? BigInt.asUintN(64, km.vmcoreinfo.numberBig('sme_mask') ?? 0n) : 0n } : undefined,
+      translator: km.translator?.desc,
       scan: scanSetup,
       codec: opts.codec,
       excludeZero: (level & DL_EXCLUDE_ZERO) !== 0,

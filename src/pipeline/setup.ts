@@ -4,7 +4,7 @@ import type { CodecName, PageCodec } from '../codec';
 import { createCodec } from '../codec';
 import { RepeatCache } from '../codec/repeat-cache';
 import { PageScanner, ScanSetup } from '../filter/page-scan';
-import { X86_64Translator } from '../translate/x86_64';
+import { TranslatorDesc, rebuildTranslator } from '../translate';
 import { KdumpVmcore } from '../vmcore/kdump-vmcore';
 import { PageReader } from './page-reader';
 import { DumpInput, InputKind, openInput as open } from '../vmcore/open';
@@ -17,7 +17,8 @@ export interface InputDesc {
 export interface WorkerSetup {
   input: InputDesc;
   pageSize: number;
-  translator?: { rootPa: number; fiveLevel: boolean; smeMask: bigint };
+  /** the kernel's page tables, as the translator describes itself */
+  translator?: TranslatorDesc;
   /** undefined when no struct page is examined at this dump level */
   scan?: ScanSetup;
   codec: CodecName;
@@ -46,8 +47,7 @@ export function createWorkerContext(setup: WorkerSetup, mem?: DumpInput): Worker
   const m = mem ?? own!;
   let scanner: PageScanner | undefined;
   if (setup.scan && setup.translator) {
-    const tr = new X86_64Translator(m, setup.translator.rootPa, setup.translator.fiveLevel, setup.translator.smeMask);
-    scanner = new PageScanner(setup.scan, tr, m instanceof KdumpVmcore ? m.bitmap1 : undefined);
+    scanner = new PageScanner(setup.scan, rebuildTranslator(m, setup.translator), m instanceof KdumpVmcore ? m.bitmap1 : undefined);
   }
   return {
     setup,

@@ -1,8 +1,12 @@
 // x86_64 virtual-to-physical translation by walking the crashed kernel's page tables,
-// 4- or 5-level, with 2 MiB and 1 GiB pages. Nothing here knows about file formats:
-// it reads physical memory through the PhysicalMemory interface.
-// Spec: vmcoreinfo-and-translation.md §5 (upstream: makedumpfile arch/x86_64.c).
+// 4- or 5-level, with 2 MiB and 1 GiB pages, and how the walk is set up from VMCOREINFO
+// (page-table root, phys_base, page_offset).
+// Spec: vmcoreinfo-and-translation.md §5-§6 (upstream: makedumpfile arch/x86_64.c).
+import { EM_X86_64 } from '../format/elf';
+import { DumpError } from '../util/errors';
 import type { PhysicalMemory } from '../vmcore/physical';
+import type { AddressingOptions, Architecture, KernelAddressing, KernelKeys } from './arch';
+import { PageWalker, Translation, TranslatorDesc, WalkStep } from './page-walker';
 
 /** __START_KERNEL_map: base of the kernel text mapping */
 export const START_KERNEL_MAP = 0xffffffff80000000n;
@@ -10,31 +14,29 @@ const PAGE_PRESENT = 1n;
 const PAGE_PSE = 0x80n;
 /** physical-address bits of an entry (ENTRY_MASK) */
 const ENTRY_MASK = 0x000ffffffffff000n;
-const TABLE_CACHE_PAGES = 256;
+const PAGE_OFFSET_4LEVEL = 0xffff880000000000n;
+const PAGE_OFFSET_5LEVEL = 0xff10000000000000n;
 
-export interface Translation {
-  /** physical address of the virtual address asked for */
-  pa: number;
-  /** bytes from there to the end of its mapping (4 KiB, 2 MiB or 1 GiB page) */
-  span: number;
+export interface X86_64Desc extends TranslatorDesc {
+  arch: 'x86_64';
+  /** physical address of the top-level table */
+  rootPa: number;
+  fiveLevel: boolean;
+  smeMask: bigint;
 }
 
-export class X86_64Translator {
+export class X86_64Translator extends PageWalker {
   private readonly entryMask: bigint;
-  private readonly tableCache = new Map<number, BigUint64Array>();
-  private readonly tableBuf = new Uint8Array(4096);
 
-  constructor(
-    private readonly mem: PhysicalMemory,
-    /** physical address of the top-level table */
-    readonly rootPa: number,
-    readonly fiveLevel: boolean,
-    smeMask: bigint,
-  ) {
+  constructor(mem: PhysicalMemory, readonly rootPa: number, readonly fiveLevel: boolean, readonly smeMask: bigint) {
+    super(mem, 4096);
     this.entryMask = ENTRY_MASK & ~smeMask;
   }
 
-  /** Where `va` is mapped, or undefined when an entry on the way is not present or unreadable. */
+  get desc(): X86_64Desc {
+    return { arch: 'x86_64', rootPa: this.rootPa, fiveLevel: this.fiveLevel, smeMask: this.smeMask };
+  }
+
   translate(va: bigint): Translation | undefined {
     let table = this.rootPa;
     if (this.fiveLevel) {
@@ -62,9 +64,8 @@ export class X86_64Translator {
     return { pa: Number(pte & this.entryMask) + off, span: 4096 - off };
   }
 
-  /** The page-table entries read to translate va, for --vtop: [level name, entry address, entry]. */
-  walk(va: bigint): { steps: [string, number, bigint][]; pa: number } {
-    const steps: [string, number, bigint][] = [];
+  walk(va: bigint): { steps: WalkStep[]; pa: number } {
+    const steps: WalkStep[] = [];
     let table = this.rootPa;
     const levels: [string, bigint][] = this.fiveLevel
       ? [['PGD', 48n], ['P4D', 39n], ['PUD', 30n], ['PMD', 21n], ['PTE', 12n]]
@@ -81,62 +82,56 @@ export class X86_64Translator {
     return { steps, pa: this.vtop(va) };
   }
 
-  vtop(va: bigint): number {
-    return this.translate(va)?.pa ?? -1;
-  }
-
-  /**
-   * Reads [va, va+len) into buf. Returns the number of bytes read from the start before
-   * the first untranslatable or unreadable page (len when all of it was read).
-   */
-  readVirt(va: bigint, buf: Uint8Array, off: number, len: number): number {
-    let done = 0;
-    while (done < len) {
-      const t = this.translate(va + BigInt(done));
-      if (!t) return done;
-      // stay within one 4 KiB page so a physical read never runs off a PT_LOAD edge unnoticed
-      const n = Math.min(len - done, t.span);
-      if (!this.readPhys(t.pa, buf, off + done, n)) return done;
-      done += n;
-    }
-    return done;
-  }
-
-  /** Reads a little-endian u64 at a kernel virtual address. */
-  readU64(va: bigint): bigint | undefined {
-    const b = new Uint8Array(8);
-    if (this.readVirt(va, b, 0, 8) !== 8) return undefined;
-    return Buffer.from(b.buffer).readBigUInt64LE(0);
-  }
-
-  /**
-   * A physical read that cannot fail the caller: data the input cannot give (a file that
-   * ends early or shrank, an I/O error) is unreadable like an unmapped page, and the last
-   * such error is kept for messages.
-   */
-  private readPhys(pa: number, buf: Uint8Array, off: number, len: number): boolean {
-    try {
-      return this.mem.read(pa, buf, off, len);
-    } catch (e) {
-      this.lastReadError = (e as Error)?.message ?? String(e);
-      return false;
-    }
-  }
-
-  /** the message of the last input read that failed (not merely unmapped), if any */
-  lastReadError?: string;
-
   private entry(tablePa: number, index: number): bigint | undefined {
-    let t = this.tableCache.get(tablePa);
-    if (!t) {
-      if (!this.readPhys(tablePa, this.tableBuf, 0, 4096)) return undefined;
-      t = new BigUint64Array(this.tableBuf.slice().buffer);
-      if (this.tableCache.size >= TABLE_CACHE_PAGES) {
-        const first = this.tableCache.keys().next().value as number;
-        this.tableCache.delete(first);
-      }
-      this.tableCache.set(tablePa, t);
-    }
-    return t[index];
+    return this.entryAt(tablePa + index * 8);
   }
 }
+
+/** Page-table root, phys_base and page_offset from VMCOREINFO (spec §5-§6). */
+function addressing(mem: PhysicalMemory, vi: KernelKeys, opts: AddressingOptions): KernelAddressing {
+  const fiveLevel = (vi.number('pgtable_l5_enabled') ?? 0) !== 0;
+  const smeMask = BigInt.asUintN(64, vi.numberBig('sme_mask') ?? 0n);
+  // phys_base: VMCOREINFO, else derived from the kernel-text PT_LOAD
+  let physBase = opts.physBase ?? vi.numberBig('phys_base');
+  if (physBase === undefined) {
+    physBase = 0n;
+    for (const l of mem.loads) {
+      if (l.vaddr >= START_KERNEL_MAP) {
+        physBase = BigInt(l.paddr) - (l.vaddr - START_KERNEL_MAP);
+        break;
+      }
+    }
+  }
+  const rootSym = vi.symbol('init_level4_pgt') ?? vi.symbol('init_top_pgt');
+  if (rootSym === undefined) {
+    throw new DumpError('no-page-table', 'VMCOREINFO has no SYMBOL(init_top_pgt): cannot translate kernel addresses');
+  }
+  const rootPa = BigInt.asUintN(64, rootSym - START_KERNEL_MAP + physBase) & ~smeMask;
+  if (rootPa >= 1n << 52n || rootPa % 4096n !== 0n) {
+    throw new DumpError('bad-page-table', `page-table root ${rootPa.toString(16)} (from init_top_pgt and phys_base) is not a page address`);
+  }
+  // page_offset: from the last PT_LOAD below the kernel text map, else the constant
+  let pageOffset = 0n;
+  for (const l of mem.loads) {
+    if (l.vaddr !== 0n && l.vaddr < START_KERNEL_MAP) pageOffset = BigInt.asUintN(64, l.vaddr - BigInt(l.paddr));
+  }
+  if (pageOffset === 0n) pageOffset = fiveLevel ? PAGE_OFFSET_5LEVEL : PAGE_OFFSET_4LEVEL;
+  return {
+    translator: new X86_64Translator(mem, Number(rootPa), fiveLevel, smeMask),
+    physBase, kernelBase: pageOffset, physmemBits: fiveLevel ? 52 : 46, sectionSizeBits: 27,
+    suspects: 'wrong phys_base or init_top_pgt?',
+  };
+}
+
+export const X86_64: Architecture = {
+  name: 'x86_64',
+  eMachine: EM_X86_64,
+  utsMachine: 'x86_64',
+  pageSizes: [4096],
+  physmemBitsWithoutVmcoreinfo: 46,
+  addressing,
+  rebuild: (mem, desc) => {
+    const d = desc as X86_64Desc;
+    return new X86_64Translator(mem, d.rootPa, d.fiveLevel, d.smeMask);
+  },
+};

@@ -2,9 +2,10 @@
 // and makedumpfile -E output. Spec: elf-output.md §1.
 import * as fs from 'fs';
 import {
-  ELF_MAGIC, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, EM_X86_64, Elf64Ehdr, Elf64Phdr, Elf64PhdrValue, Elf64Shdr,
+  ELF_MAGIC, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, Elf64Ehdr, Elf64Phdr, Elf64PhdrValue, Elf64Shdr,
   PN_XNUM, PT_LOAD, PT_NOTE,
 } from '../format/elf';
+import { Architecture, SUPPORTED_ARCHITECTURES, architectureOfMachine } from '../translate';
 import { DumpError } from '../util/errors';
 import { preadFull } from '../util/file';
 import { ElfNote, findVmcoreinfoNote, parseNotes } from './notes';
@@ -12,7 +13,7 @@ import { FileMap, LoadSegment, PhysicalMemory, coveredRanges } from './physical'
 
 const MACHINE_NAMES: Record<number, string> = {
   3: 'i386', 8: 'mips', 20: 'ppc', 21: 'ppc64', 22: 's390', 40: 'arm', 42: 'sh', 43: 'sparcv9',
-  50: 'ia64', 183: 'aarch64', 243: 'riscv', 258: 'loongarch',
+  50: 'ia64', 243: 'riscv', 258: 'loongarch',
 };
 
 /** Upper bound on program headers we accept; real vmcores have at most a few thousand. */
@@ -21,6 +22,8 @@ const MAX_PHDRS = 1 << 20;
 export interface ElfVmcoreInfo {
   path: string;
   fileSize: number;
+  /** the crashed machine's architecture, from e_machine */
+  arch: Architecture;
   /** the 64-byte ELF header, verbatim (the -E writer copies it) */
   ehdr: Buffer;
   eFlags: number;
@@ -38,13 +41,17 @@ export interface ElfVmcoreInfo {
 
 export class ElfVmcore implements PhysicalMemory {
   readonly kind = 'elf' as const;
-  readonly pageSize = 4096;
+  /** the kernel's page size (VMCOREINFO PAGESIZE); 4096 without a note that says */
+  readonly pageSize: number;
+  readonly arch: Architecture;
   readonly loads: LoadSegment[];
   private readonly map: FileMap;
   private readonly covered: { start: number; end: number }[];
 
   private constructor(readonly fd: number, readonly info: ElfVmcoreInfo) {
     this.loads = info.loads;
+    this.arch = info.arch;
+    this.pageSize = notePageSize(info.vmcoreinfo?.text) ?? 4096;
     this.map = new FileMap(info.loads);
     this.covered = coveredRanges(info.loads);
   }
@@ -123,6 +130,17 @@ export class ElfVmcore implements PhysicalMemory {
   }
 }
 
+/**
+ * PAGESIZE of a VMCOREINFO note, when it is one of the page sizes kernels have: pfns,
+ * bitmaps and the kdump block size follow it. Anything else is left for the kernel
+ * model to reject with the note's own words.
+ */
+function notePageSize(text: string | undefined): number | undefined {
+  const m = text === undefined ? null : /^PAGESIZE=(\d+)$/m.exec(text);
+  const n = m ? Number(m[1]) : NaN;
+  return n >= 4096 && n <= 65536 && (n & (n - 1)) === 0 ? n : undefined;
+}
+
 /** A header field no vmcore can have (an offset beyond 2^53) is bad input, said in one line. */
 function decodeOr<T>(decode: () => T, path: string, what: string): T {
   try {
@@ -140,19 +158,20 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
     throw new DumpError('not-elf', `${path} is not an ELF file (no ELF magic)`);
   }
   if (ehdr[4] === ELFCLASS32) {
-    throw new DumpError('unsupported-class', `${path} is a 32-bit ELF file; cyclodump supports x86_64 (ELF64) vmcores only`);
+    throw new DumpError('unsupported-class', `${path} is a 32-bit ELF file; cyclodump supports ${SUPPORTED_ARCHITECTURES} (ELF64) vmcores only`);
   }
   if (ehdr[4] !== ELFCLASS64) {
     throw new DumpError('bad-elf', `${path}: unknown ELF class ${ehdr[4]}`);
   }
   if (got < 64) throw new DumpError('truncated', `${path} is truncated: ELF header needs 64 bytes, file has ${got}`);
   if (ehdr[5] !== ELFDATA2LSB) {
-    throw new DumpError('unsupported-arch', `${path} is a big-endian ELF file; cyclodump supports x86_64 vmcores only`);
+    throw new DumpError('unsupported-arch', `${path} is a big-endian ELF file; cyclodump supports ${SUPPORTED_ARCHITECTURES} vmcores only`);
   }
   const eh = decodeOr(() => Elf64Ehdr.decode(ehdr), path, 'ELF header');
-  if (eh.e_machine !== EM_X86_64) {
+  const arch = architectureOfMachine(eh.e_machine);
+  if (!arch) {
     const name = MACHINE_NAMES[eh.e_machine] ?? `e_machine ${eh.e_machine}`;
-    throw new DumpError('unsupported-arch', `${path}: unsupported architecture ${name}; cyclodump supports x86_64 only`);
+    throw new DumpError('unsupported-arch', `${path}: unsupported architecture ${name}; cyclodump supports ${SUPPORTED_ARCHITECTURES} only`);
   }
   let phnum = eh.e_phnum;
   if (phnum === PN_XNUM) {
@@ -231,7 +250,7 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
     };
   }
   return {
-    path, fileSize, ehdr, eFlags: eh.e_flags, loads, noteOffset, noteSize, notes, noteBytes, vmcoreinfo,
+    path, fileSize, arch, ehdr, eFlags: eh.e_flags, loads, noteOffset, noteSize, notes, noteBytes, vmcoreinfo,
     notePhdr: notePhdr!, loadPhdrs,
   };
 }

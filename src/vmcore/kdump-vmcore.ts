@@ -7,6 +7,7 @@ import {
   DISK_DUMP_HEADER_BLOCKS, DISKDUMP_SIGNATURE, DiskDumpHeader, DiskDumpHeaderValue, KDUMP_SIGNATURE, KdumpSubHeader,
   KdumpSubHeaderValue, PageDesc,
 } from '../format/diskdump';
+import { Architecture, architectureOfUtsMachine } from '../translate';
 import { DumpError } from '../util/errors';
 import { preadFull } from '../util/file';
 import { ElfNote, findVmcoreinfoNote, parseNotes } from './notes';
@@ -41,6 +42,8 @@ export class KdumpVmcore implements PhysicalMemory {
   readonly header: DiskDumpHeaderValue;
   readonly sub: KdumpSubHeaderValue;
   readonly pageSize: number;
+  /** the crashed machine's architecture, from the header's utsname (none for a dump made without VMCOREINFO) */
+  readonly arch?: Architecture;
   readonly maxMapnr: number;
   readonly bitmapLen: number;
   readonly offsetBitmap1: number;
@@ -65,6 +68,7 @@ export class KdumpVmcore implements PhysicalMemory {
     const bs = this.header.block_size;
     if (bs < 4096 || bs > 262144 || (bs & (bs - 1)) !== 0) throw new DumpError('bad-kdump', `${path}: invalid block size ${bs}`);
     this.pageSize = bs;
+    this.arch = architectureOfUtsMachine(this.header.machine);
     if (this.header.header_version < 1) throw new DumpError('bad-kdump', `${path}: unsupported header version ${this.header.header_version}`);
     const sb = Buffer.alloc(KdumpSubHeader.size);
     preadFull(fd, sb, 0, sb.length, bs);
@@ -116,6 +120,7 @@ export class KdumpVmcore implements PhysicalMemory {
       this.loads.push({ paddr: s * bs, memsz: (p - s) * bs, filesz: (p - s) * bs, fileOffset: -1, vaddr: 0n });
     }
     this.raw = Buffer.alloc(bs);
+    this.pageBuf = Buffer.alloc(bs);
   }
 
   static open(path: string): KdumpVmcore {
@@ -246,11 +251,11 @@ export class KdumpVmcore implements PhysicalMemory {
     return -1;
   }
 
-  private readonly pageBuf = Buffer.alloc(4096);
+  private readonly pageBuf: Buffer;
 
   read(pa: number, buf: Uint8Array, off: number, len: number): boolean {
     let any = false;
-    const page = this.pageSize === this.pageBuf.length ? this.pageBuf : Buffer.alloc(this.pageSize);
+    const page = this.pageBuf;
     let p = pa;
     let o = off;
     const end = pa + len;

@@ -7,6 +7,7 @@ import { DumpError } from '../util/errors';
 import { preadFull } from '../util/file';
 import { ElfVmcore } from './elf-vmcore';
 import { KdumpVmcore, isKdumpCompressed } from './kdump-vmcore';
+import type { Architecture } from '../translate';
 import type { ElfNote } from './notes';
 import type { PhysicalMemory } from './physical';
 
@@ -16,6 +17,8 @@ export type InputKind = 'elf' | 'kdump';
 export interface DumpInput extends PhysicalMemory {
   readonly kind: InputKind;
   readonly path: string;
+  /** the crashed machine's architecture (undefined: a kdump file whose header names none) */
+  readonly arch?: Architecture;
   /** the crashed kernel's ELF note segment, verbatim (copied into the output) */
   readonly noteBytes: Buffer;
   readonly notes: ElfNote[];

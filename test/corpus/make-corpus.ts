@@ -6,14 +6,18 @@
 // Most VMCOREINFO cases sit on a tiny "kernel": seven pages of physical memory holding real
 // x86_64 page tables that map the kernel-text addresses 0xffffffff80000000.. onto them, a
 // utsname, and a page of zeros, with the Debian 6.1 VMCOREINFO of perf/synth's template
-// pointed at them. Each case changes one thing of it.
+// pointed at them. Each case changes one thing of it. The arm64 cases sit on the same kind
+// of kernel for arm64: 4 KiB pages, 48-bit VAs, swapper_pg_dir mapping a kernel image at
+// 0xffff800008000000 onto RAM at PHYS_OFFSET 0x40000000, with the real-arm64-512m
+// fixture's VMCOREINFO.
 import * as fs from 'fs';
 import * as path from 'path';
 import { TEMPLATE_VMCOREINFO } from '../../perf/synth/template';
+import { TEMPLATE_VMCOREINFO_ARM64 } from '../../perf/synth/template-arm64';
 import {
   DISKDUMP_SIGNATURE, DiskDumpHeader, KDUMP_SIGNATURE, KdumpSubHeader,
 } from '../../src/format/diskdump';
-import { ELF_MAGIC, Elf64Ehdr, Elf64Phdr, PT_LOAD, PT_NOTE } from '../../src/format/elf';
+import { ELF_MAGIC, EM_AARCH64, Elf64Ehdr, Elf64Phdr, PT_LOAD, PT_NOTE } from '../../src/format/elf';
 import { encodeNotes, writeElfVmcore } from '../helpers/elf-builder';
 
 const DIR = path.resolve(__dirname, '..', '..', '..', 'test', 'corpus');
@@ -93,6 +97,58 @@ function tinyKernel(file: string, vmcoreinfo: string, opts: { release?: string; 
   writeElfVmcore(file, { notes, loads });
 }
 
+/** the arm64 tiny kernel: image VA (KIMAGE_VADDR of a 48-bit VA kernel without KASLR), RAM start */
+const ARM64_TEXT = 0xffff800008000000n;
+const ARM64_PHYS = 0x40000000;
+
+function tinyVmcoreinfoArm64(edit: (lines: string[]) => string[] = (l) => l): string {
+  const img = (page: number): string => (ARM64_TEXT + BigInt(page * PAGE)).toString(16);
+  const over: Record<string, string> = {
+    'SYMBOL(init_uts_ns)': img(5),
+    'SYMBOL(swapper_pg_dir)': img(1),
+    'SYMBOL(_stext)': img(0),
+    'SYMBOL(mem_section)': img(6),
+    'NUMBER(kimage_voffset)': `0x${(ARM64_TEXT - BigInt(ARM64_PHYS)).toString(16)}`,
+    'NUMBER(PHYS_OFFSET)': `0x${ARM64_PHYS.toString(16)}`,
+    'KERNELOFFSET': '0',
+  };
+  const lines = TEMPLATE_VMCOREINFO_ARM64.map((l) => {
+    const k = l.slice(0, l.indexOf('='));
+    return k in over ? `${k}=${over[k]}` : l;
+  });
+  return edit(lines).join('\n') + '\n';
+}
+
+/**
+ * Seven pages at PHYS_OFFSET, as tinyMemory but with arm64 descriptors: 0 zeros, 1 level 0
+ * table (swapper_pg_dir), 2 level 1, 3 level 2, 4 level 3 (maps ARM64_TEXT + i*4096 to
+ * page i), 5 the utsname, 6 zeros.
+ */
+function tinyMemoryArm64(): Buffer {
+  const m = Buffer.alloc(7 * PAGE);
+  // table descriptors 0b11; pages 0b11 with the access flag
+  const entry = (table: number, index: number, page: number, bits: bigint): void => {
+    m.writeBigUInt64LE(BigInt(ARM64_PHYS + page * PAGE) | bits, table * PAGE + index * 8);
+  };
+  entry(1, Number((ARM64_TEXT >> 39n) & 511n), 2, 3n);
+  entry(2, Number((ARM64_TEXT >> 30n) & 511n), 3, 3n);
+  entry(3, Number((ARM64_TEXT >> 21n) & 511n), 4, 3n);
+  for (let i = 0; i < 7; i++) entry(4, i, i, 0x403n);
+  const uts = 5 * PAGE;
+  m.write('Linux', uts, 'latin1');
+  m.write('corpus', uts + 65, 'latin1');
+  m.write('6.1.0-57-arm64', uts + 130, 'latin1');
+  m.write('#1 SMP Debian 6.1.192-3', uts + 195, 'latin1');
+  m.write('aarch64', uts + 260, 'latin1');
+  return m;
+}
+
+function tinyKernelArm64(file: string, vmcoreinfo: string): void {
+  // an arm64 NT_PRSTATUS is 392 bytes
+  const notes = encodeNotes([{ name: 'CORE', type: 1, desc: Buffer.alloc(392) }, { name: 'VMCOREINFO', type: 0, desc: Buffer.from(vmcoreinfo, 'latin1') }]);
+  writeElfVmcore(file, { notes, loads: [{ paddr: ARM64_PHYS, data: tinyMemoryArm64() }], machine: EM_AARCH64 });
+}
+
 /** A plain valid ELF vmcore without VMCOREINFO, then patched. */
 function plainElf(file: string, patch: (b: Buffer) => void = () => undefined): void {
   writeElfVmcore(file, { notes: encodeNotes([PRSTATUS]), loads: [{ paddr: 0, data: Buffer.alloc(PAGE, 0x11) }] });
@@ -148,8 +204,8 @@ function main(): void {
     fs.writeFileSync(f, b);
   });
   put('unsupported-arch--big-endian.vmcore', 31, 'FILE is a big-endian ELF file', (f) => plainElf(f, (b) => { b[5] = 2; }));
-  put('unsupported-arch--aarch64.vmcore', 31, 'FILE: unsupported architecture aarch64; cyclodump supports x86_64 only',
-    (f) => plainElf(f, (b) => { b.writeUInt16LE(183, Elf64Ehdr.offsets.e_machine); }));
+  put('unsupported-arch--riscv.vmcore', 31, 'FILE: unsupported architecture riscv; cyclodump supports x86_64 and arm64 only',
+    (f) => plainElf(f, (b) => { b.writeUInt16LE(243, Elf64Ehdr.offsets.e_machine); }));
   put('no-load--no-program-headers.vmcore', 31, 'FILE: ELF file has no program headers',
     (f) => plainElf(f, (b) => { b.writeUInt16LE(0, Elf64Ehdr.offsets.e_phnum); }));
   put('bad-elf--phentsize-32.vmcore', 31, 'FILE: program header size 32, expected 56',
@@ -177,7 +233,7 @@ function main(): void {
   put('truncated--pt-note-past-eof.vmcore', 31, 'FILE is truncated: PT_NOTE ends at \\d+, file has \\d+ bytes',
     (f) => plainElf(f, (b) => b.writeBigUInt64LE(1n << 40n, phdrAt(0) + Elf64Phdr.offsets.p_filesz)));
   put('beyond-physmem--no-vmcoreinfo.vmcore', 1,
-    'PT_LOAD 0 reaches physical address 0x800000001000, beyond the 2\\^46 bytes x86_64 with 4-level paging \\(no VMCOREINFO to say otherwise\\) can address',
+    'PT_LOAD 0 reaches physical address 0x800000001000, beyond the 2\\^46 bytes x86_64 \\(no VMCOREINFO to say otherwise\\) can address',
     (f) => plainElf(f, (b) => b.writeBigUInt64LE(1n << 47n, phdrAt(1) + Elf64Phdr.offsets.p_paddr)));
 
   // ---- notes
@@ -197,7 +253,7 @@ function main(): void {
     (f) => tinyKernel(f, tinyVmcoreinfo(without('OSRELEASE'))));
   put('bad-vmcoreinfo--pagesize-not-a-number.vmcore', 31, 'invalid VMCOREINFO value: PAGESIZE=4k',
     (f) => tinyKernel(f, tinyVmcoreinfo(withValue('PAGESIZE', '4k'))));
-  put('unsupported-page-size--8192.vmcore', 31, 'PAGESIZE=8192 in VMCOREINFO; cyclodump supports 4096-byte pages \\(x86_64\\)',
+  put('unsupported-page-size--8192.vmcore', 31, 'PAGESIZE=8192 in VMCOREINFO; x86_64 kernels have 4 KiB pages',
     (f) => tinyKernel(f, tinyVmcoreinfo(withValue('PAGESIZE', '8192'))));
   put('bad-vmcoreinfo--crashtime-zero.vmcore', 31, 'invalid VMCOREINFO value: CRASHTIME=0',
     (f) => tinyKernel(f, tinyVmcoreinfo(withValue('CRASHTIME', '0'))));
@@ -230,6 +286,30 @@ function main(): void {
     (f) => tinyKernel(f, tinyVmcoreinfo(without('SYMBOL(mem_section)'))));
   put('bad-mem-map--null-pointer.vmcore', 31, 'can\'t read the address of mem_map at ffffffff80006000',
     (f) => tinyKernel(f, tinyVmcoreinfo((l) => [...without('SYMBOL(mem_section)')(l), 'SYMBOL(mem_map)=ffffffff80006000'])));
+
+  // ---- arm64: the tiny arm64 kernel reads (no memory section is the first thing it lacks)
+  put('bad-mem-section--arm64-no-section-present.vmcore', 31, 'can\'t find any memory section with a mem_map \\(mem_section at ffff800008006000\\)',
+    (f) => tinyKernelArm64(f, tinyVmcoreinfoArm64()));
+  put('no-va-bits--arm64-va-bits-missing.vmcore', 31, 'VMCOREINFO has no NUMBER\\(VA_BITS\\): cannot translate arm64 kernel addresses',
+    (f) => tinyKernelArm64(f, tinyVmcoreinfoArm64(without('NUMBER(VA_BITS)'))));
+  put('bad-vmcoreinfo--arm64-va-bits-40.vmcore', 31, 'NUMBER\\(VA_BITS\\)=40 in VMCOREINFO is not an arm64 virtual address size',
+    (f) => tinyKernelArm64(f, tinyVmcoreinfoArm64(withValue('NUMBER(VA_BITS)', '40'))));
+  put('bad-vmcoreinfo--arm64-t1sz-beyond-va-bits.vmcore', 31,
+    'NUMBER\\(TCR_EL1_T1SZ\\)=12 in VMCOREINFO gives 52-bit addresses, which VA_BITS=48 with 4096-byte pages cannot have',
+    (f) => tinyKernelArm64(f, tinyVmcoreinfoArm64(withValue('NUMBER(TCR_EL1_T1SZ)', '0xc'))));
+  put('bad-page-table--arm64-kimage-voffset-wrong.vmcore', 31,
+    'page-table root 0x10000001000 \\(SYMBOL\\(swapper_pg_dir\\) - NUMBER\\(kimage_voffset\\)\\) is not in the dump\'s memory: wrong kimage_voffset\\?',
+    (f) => tinyKernelArm64(f, tinyVmcoreinfoArm64(withValue('NUMBER(kimage_voffset)', `0x${(ARM64_TEXT - 0x10000000000n).toString(16)}`))));
+  put('bad-page-table--arm64-kimage-voffset-off-by-a-page.vmcore', 31,
+    'can\'t read init_uts_ns at ffff800008005000: the page tables do not map it \\(wrong kimage_voffset or swapper_pg_dir\\?\\)',
+    (f) => tinyKernelArm64(f, tinyVmcoreinfoArm64(withValue('NUMBER(kimage_voffset)', `0x${(ARM64_TEXT - BigInt(ARM64_PHYS) - 0x1000n).toString(16)}`))));
+  put('no-page-table--arm64-no-kimage-voffset.vmcore', 31,
+    'VMCOREINFO has no NUMBER\\(kimage_voffset\\): cannot find swapper_pg_dir, a kernel-image address, in physical memory',
+    (f) => tinyKernelArm64(f, tinyVmcoreinfoArm64(without('NUMBER(kimage_voffset)'))));
+  put('no-page-table--arm64-no-swapper-pg-dir.vmcore', 31, 'VMCOREINFO has no SYMBOL\\(swapper_pg_dir\\): cannot translate kernel addresses',
+    (f) => tinyKernelArm64(f, tinyVmcoreinfoArm64(without('SYMBOL(swapper_pg_dir)'))));
+  put('unsupported-page-size--arm64-8192.vmcore', 31, 'PAGESIZE=8192 in VMCOREINFO; arm64 kernels have 4 KiB, 16 KiB, 64 KiB pages',
+    (f) => tinyKernelArm64(f, tinyVmcoreinfoArm64(withValue('PAGESIZE', '8192'))));
 
   // ---- kdump-compressed input (refiltering)
   put('truncated--kdump-header.kdump', 31, 'FILE is truncated: no complete dump header', (f) => {

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { buildKernelModel } from '../../src/kernel/kernel-model';
+import type { X86_64Desc } from '../../src/translate/x86_64';
 import { ElfVmcore } from '../../src/vmcore/elf-vmcore';
 import { KdumpVmcore } from '../../src/vmcore/kdump-vmcore';
 import { verifyPagesAgainstVmcore } from '../helpers/compare';
@@ -26,7 +27,7 @@ interface Where {
 function locate(file: string): Where {
   const vm = ElfVmcore.open(file);
   try {
-    const km = buildKernelModel(vm, vm.vmcoreinfo!.text, { warn: () => undefined, needPageLayout: true });
+    const km = buildKernelModel(vm, vm.vmcoreinfo!.text, { warn: () => undefined, needPageLayout: true, arch: vm.arch });
     const tr = km.translator!;
     const ms = km.vmcoreinfo!.symbol('mem_section')!;
     const root = tr.readU64(ms)!;
@@ -41,7 +42,7 @@ function locate(file: string): Where {
       },
       sections: ranges.length,
       pmdEntry: vm.fileOffset(pmd[1]),
-      pgdPa: tr.rootPa,
+      pgdPa: (tr.desc as X86_64Desc).rootPa,
     };
   } finally {
     vm.close();

@@ -228,7 +228,7 @@ function findTargets(file: string): Target {
     for (let i = 0; i < phnum; i++) if (ph.readUInt32LE(i * 56) === 4) phNote = phoff + i * 56;
     const viNote = info.notes.find((n) => n.name === 'VMCOREINFO')!;
     const firstData = Math.min(...vm.loads.map((l) => l.fileOffset));
-    const km = buildKernelModel(vm, vi.text, { warn: () => undefined, needPageLayout: true });
+    const km = buildKernelModel(vm, vi.text, { warn: () => undefined, needPageLayout: true, arch: vm.arch });
     const tr = km.translator!;
     const memmap: Region[] = [];
     for (const r of km.memmap!.ranges) {

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { C_CACHE, C_FREE, C_USER } from '../../src/filter/dump-level';
 import { PageScanner } from '../../src/filter/page-scan';
 import { closeJob, prepareDump } from '../../src/pipeline/prepare';
-import { X86_64Translator } from '../../src/translate/x86_64';
+import { rebuildTranslator } from '../../src/translate';
 import { Messages } from '../../src/util/messages';
 import { fixtureVmcore } from '../helpers/fixtures';
 
@@ -33,7 +33,7 @@ describe('the C and JavaScript struct-page scans agree on real mem_maps', functi
       const setup = job.scanSetup!;
       const t = job.workerSetup.translator!;
       const run = (useNative: boolean, callback: boolean): ScanOutcome => {
-        const scanner = new PageScanner(setup, new X86_64Translator(job.vm, t.rootPa, t.fiveLevel, t.smeMask), undefined, useNative);
+        const scanner = new PageScanner(setup, rebuildTranslator(job.vm, t), undefined, useNative);
         const bitmap = new Uint8Array(Math.ceil(job.maxMapnr / 8)).fill(0xff);
         const exclusions: number[] = [];
         const counts = new Array<number>(7).fill(0);

@@ -1,6 +1,8 @@
 // Checks on kdump-compressed files: same bitmaps as a reference dump, and every stored
 // page equal to the vmcore's bytes at its address.
 import { expect } from 'chai';
+import { loadsOf, sameFile } from './files';
+import { RunResult, parseReport } from './tools';
 import { KdumpVmcore } from '../../src/vmcore/kdump-vmcore';
 import { ElfVmcore } from '../../src/vmcore/elf-vmcore';
 
@@ -39,6 +41,15 @@ export function expectSameBitmaps(ours: string, theirs: string): void {
     a.close();
     b.close();
   }
+}
+
+/** -E: our ELF dump has the reference's PT_LOADs and bytes, and its run the same report. */
+export function expectSameElfDump(ours: string, theirs: string, ourRun: RunResult, theirRun: RunResult): void {
+  expect(ourRun.code, ourRun.stderr).to.equal(0);
+  expect(theirRun.code).to.equal(0);
+  expect(loadsOf(ours)).to.deep.equal(loadsOf(theirs));
+  expect(sameFile(ours, theirs)).to.equal(true);
+  expect(parseReport(ourRun.stdout)).to.deep.equal(parseReport(theirRun.stdout));
 }
 
 function firstDiff(x: Buffer, y: Buffer): number {

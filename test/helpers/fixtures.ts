@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { CACHE, FIXTURES, REPO } from './paths';
 
-function sha256File(p: string): string {
+export function sha256File(p: string): string {
   const h = crypto.createHash('sha256');
   const fd = fs.openSync(p, 'r');
   const buf = Buffer.alloc(8 << 20);
@@ -40,6 +40,23 @@ export function fixtureVmcore(name: string): string {
   const dir = path.join(FIXTURES, name);
   const sha = fs.readFileSync(path.join(dir, 'vmcore.sha256'), 'latin1').trim().split(/\s+/)[0];
   return unpackOnce(path.join(dir, 'vmcore.zst'), path.join(CACHE, 'fixtures', `${name}.vmcore`), sha);
+}
+
+/** A fixture committed in the repository under test/fixtures (real-arm64-512m). */
+export function repoFixtureDir(name: string): string {
+  return path.join(REPO, 'test', 'fixtures', name);
+}
+
+/** A repository fixture's vmcore, unpacked into this checkout's own cache. */
+export function repoFixtureVmcore(name: string): string {
+  const dir = repoFixtureDir(name);
+  const sha = fs.readFileSync(path.join(dir, 'vmcore.sha256'), 'latin1').trim().split(/\s+/)[0];
+  return unpackOnce(path.join(dir, 'vmcore.zst'), path.join(CACHE, 'repo-fixtures', `${name}.vmcore`), sha);
+}
+
+/** A repository fixture's reference.json (makedumpfile's results, recorded when it was made). */
+export function repoReference(name: string): { modes: ReferenceMode[]; [k: string]: unknown } {
+  return JSON.parse(fs.readFileSync(path.join(repoFixtureDir(name), 'reference.json'), 'utf8'));
 }
 
 /** The small vmcore shipped in the repository (the built-in default input). */

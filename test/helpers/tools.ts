@@ -2,7 +2,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, REPO } from './paths';
+import { BIN, CACHE, REPO } from './paths';
 
 export interface RunResult {
   code: number;
@@ -34,6 +34,31 @@ export function firstAllowedCpu(): number {
 
 export function makedumpfile(args: string[], opts: { input?: Buffer | string } = {}): RunResult {
   return run('makedumpfile', args, opts);
+}
+
+/**
+ * The reference for arm64 dumps: Debian's arm64 makedumpfile under qemu-user-static, as
+ * test/fixtures-tools/arm64-makedumpfile.sh sets it up (CYCLODUMP_MAKEDUMPFILE_ARM64, else
+ * .cache/arm64-makedumpfile/makedumpfile). Undefined when it is not there.
+ */
+export function makedumpfileArm64Path(): string | undefined {
+  const p = process.env.CYCLODUMP_MAKEDUMPFILE_ARM64 ?? path.join(CACHE, 'arm64-makedumpfile', 'makedumpfile');
+  return fs.existsSync(p) ? p : undefined;
+}
+
+/** Skips the calling suite (or fails under CI, which installs it) when the arm64 makedumpfile is missing. */
+export function needMakedumpfileArm64(ctx: Mocha.Context): void {
+  if (makedumpfileArm64Path()) return;
+  if (process.env.CI) throw new Error('the arm64 makedumpfile is not set up, but CI sets it up (.ci/run): the step failed');
+  // eslint-disable-next-line no-console
+  console.log('      (skipped: no arm64 makedumpfile here; run test/fixtures-tools/arm64-makedumpfile.sh .cache/arm64-makedumpfile, or .ci/run)');
+  ctx.skip();
+}
+
+export function makedumpfileArm64(args: string[], opts: { input?: Buffer | string } = {}): RunResult {
+  const p = makedumpfileArm64Path();
+  if (!p) throw new Error('no arm64 makedumpfile (needMakedumpfileArm64 first)');
+  return run(p, args, opts);
 }
 
 /** Debian's python3 with python3-libkdumpfile; the checker script lives in test/tools. */

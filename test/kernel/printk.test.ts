@@ -11,7 +11,7 @@ import * as path from 'path';
 import { KernelModel, buildKernelModel } from '../../src/kernel/kernel-model';
 import { DmesgCorruptError, extractDmesg, writeDmesg } from '../../src/kernel/printk';
 import { VmcoreInfo } from '../../src/kernel/vmcoreinfo';
-import type { X86_64Translator } from '../../src/translate/x86_64';
+import { X86_64, X86_64Translator } from '../../src/translate/x86_64';
 import { DumpError } from '../../src/util/errors';
 import { ElfVmcore } from '../../src/vmcore/elf-vmcore';
 import { KdumpVmcore, isKdumpCompressed } from '../../src/vmcore/kdump-vmcore';
@@ -32,10 +32,10 @@ function openModel(p: string): Opened {
   const opts = { warn: () => undefined, needPageLayout: false };
   if (isKdumpCompressed(head)) {
     const kd = KdumpVmcore.open(p);
-    return { km: buildKernelModel(kd, kd.vmcoreinfo?.text, opts), close: () => kd.close() };
+    return { km: buildKernelModel(kd, kd.vmcoreinfo?.text, { ...opts, arch: kd.arch }), close: () => kd.close() };
   }
   const vm = ElfVmcore.open(p);
-  return { km: buildKernelModel(vm, vm.info.vmcoreinfo?.text, opts), close: () => vm.close() };
+  return { km: buildKernelModel(vm, vm.info.vmcoreinfo?.text, { ...opts, arch: vm.arch }), close: () => vm.close() };
 }
 
 function ours(p: string, partial = false): Buffer {
@@ -126,7 +126,7 @@ class Patcher {
 
   constructor(readonly file: string) {
     this.vm = ElfVmcore.open(file);
-    this.km = buildKernelModel(this.vm, this.vm.info.vmcoreinfo?.text, { warn: () => undefined, needPageLayout: false });
+    this.km = buildKernelModel(this.vm, this.vm.info.vmcoreinfo?.text, { warn: () => undefined, needPageLayout: false, arch: this.vm.arch });
     this.fd = fs.openSync(file, 'r+');
   }
 
@@ -430,8 +430,8 @@ function fakeModel(vmcoreinfo: string, regions: Region[], kernelVersion: number)
   };
   return {
     vmcoreinfo: new VmcoreInfo(vmcoreinfo), pageSize: 4096, utsname: Buffer.alloc(390), release: '', kernelVersion,
-    crashTime: 0, physBase: 0n, translator: translator as unknown as X86_64Translator, fiveLevel: false,
-    pageOffset: 0n, maxMapnrLoads: 1, maxMapnr: 1,
+    crashTime: 0, arch: X86_64, physBase: 0n, translator: translator as unknown as X86_64Translator,
+    kernelBase: 0n, maxMapnrLoads: 1, maxMapnr: 1,
   };
 }
 
