@@ -2,6 +2,7 @@
 // writes there (a file) or frames each write as a flattened record (a stream, -F).
 import * as fs from 'fs';
 import { DumpError, NoSpaceError, isNoSpace } from '../util/errors';
+import { createOutputFile } from '../util/file';
 
 export interface DumpSink {
   readonly name: string;
@@ -71,15 +72,7 @@ export class FileSink implements DumpSink {
   readonly shortWrites: ShortWrite[] = [];
 
   constructor(readonly name: string, opts: FileSinkOptions) {
-    try {
-      this.fd = fs.openSync(name, opts.force ? 'w+' : 'wx+', 0o600);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') {
-        throw new DumpError('output-exists', `can't open the dump file ${name}: file exists (use -f to overwrite)`);
-      }
-      throw new DumpError('output-open', `can't open the dump file ${name}: ${(e as Error).message}`);
-    }
+    this.fd = createOutputFile(name, opts.force, 'dump file', true);
     this.sizeLimit = opts.sizeLimit;
     this.syncWrites = !!opts.syncWrites;
   }

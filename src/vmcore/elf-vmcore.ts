@@ -7,7 +7,7 @@ import {
 } from '../format/elf';
 import { Architecture, SUPPORTED_ARCHITECTURES, architectureOfMachine } from '../translate';
 import { DumpError } from '../util/errors';
-import { preadFull } from '../util/file';
+import { openForReading, preadFull } from '../util/file';
 import { ElfNote, findVmcoreinfoNote, parseNotes } from './notes';
 import { FileMap, LoadSegment, PhysicalMemory, coveredRanges } from './physical';
 
@@ -57,12 +57,7 @@ export class ElfVmcore implements PhysicalMemory {
   }
 
   static open(path: string): ElfVmcore {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, 'r');
-    } catch (e) {
-      throw new DumpError('open-failed', `can't open ${path}: ${(e as Error).message}`);
-    }
+    const fd = openForReading(path);
     try {
       const info = readElfVmcoreInfo(fd, path);
       return new ElfVmcore(fd, info);

@@ -4,30 +4,21 @@
 import * as fs from 'fs';
 import { PageDecoders } from '../codec';
 import {
-  DISK_DUMP_HEADER_BLOCKS, DISKDUMP_SIGNATURE, DiskDumpHeader, DiskDumpHeaderValue, KDUMP_SIGNATURE, KdumpSubHeader,
-  KdumpSubHeaderValue, PageDesc,
+  DUMP_DH_COMPRESSED_INCOMPLETE, DiskDumpHeaderValue, KdumpSubHeaderValue, PageDesc, isKdumpSignature,
 } from '../format/diskdump';
 import { Architecture, architectureOfUtsMachine } from '../translate';
+import { decodeKdumpField, readKdumpHeaders } from '../format/kdump-header';
 import { DumpError } from '../util/errors';
-import { preadFull } from '../util/file';
+import { openForReading, preadFull } from '../util/file';
 import { ElfNote, findVmcoreinfoNote, parseNotes } from './notes';
 import type { LoadSegment, PhysicalMemory } from './physical';
 
 /** descriptors fetched per read when walking the table */
 const DESC_CHUNK = 4096;
 
-/** A field no dump can have (an offset beyond 2^53) is bad input, said in one line. */
-function decodeOr<T>(decode: () => T, path: string, what: string): T {
-  try {
-    return decode();
-  } catch (e) {
-    throw new DumpError('bad-kdump', `${path}: ${what}: ${(e as Error).message}`);
-  }
-}
-
+/** Whether `head` (the file's first bytes) is a kdump-compressed dump's. */
 export function isKdumpCompressed(head: Uint8Array): boolean {
-  const sig = Buffer.from(head.subarray(0, 8)).toString('latin1');
-  return sig === KDUMP_SIGNATURE || sig === DISKDUMP_SIGNATURE;
+  return isKdumpSignature(head);
 }
 
 export interface PageRecord {
@@ -61,27 +52,17 @@ export class KdumpVmcore implements PhysicalMemory {
   private readonly raw: Buffer;
 
   private constructor(readonly path: string, readonly fd: number) {
-    this.fileSize = fs.fstatSync(fd).size;
-    const hb = Buffer.alloc(DiskDumpHeader.size);
-    if (preadFull(fd, hb, 0, hb.length, 0) < hb.length) throw new DumpError('truncated', `${path} is truncated: no complete dump header`);
-    this.header = decodeOr(() => DiskDumpHeader.decode(hb), path, 'dump header');
-    const bs = this.header.block_size;
-    if (bs < 4096 || bs > 262144 || (bs & (bs - 1)) !== 0) throw new DumpError('bad-kdump', `${path}: invalid block size ${bs}`);
+    const h = readKdumpHeaders(fd, path);
+    this.fileSize = h.fileSize;
+    this.header = h.header;
+    this.sub = h.sub;
+    const bs = h.blockSize;
     this.pageSize = bs;
     this.arch = architectureOfUtsMachine(this.header.machine);
-    if (this.header.header_version < 1) throw new DumpError('bad-kdump', `${path}: unsupported header version ${this.header.header_version}`);
-    const sb = Buffer.alloc(KdumpSubHeader.size);
-    preadFull(fd, sb, 0, sb.length, bs);
-    this.sub = decodeOr(() => KdumpSubHeader.decode(sb), path, 'sub-header');
-    this.maxMapnr = this.header.header_version >= 6 ? this.sub.max_mapnr_64 : this.header.max_mapnr;
-    this.bitmapLen = (this.header.bitmap_blocks * bs) / 2;
-    if (this.bitmapLen * 8 < this.maxMapnr) {
-      throw new DumpError('bad-kdump', `${path}: bitmaps too small for max_mapnr ${this.maxMapnr}`);
-    }
-    this.offsetBitmap1 = (DISK_DUMP_HEADER_BLOCKS + this.header.sub_hdr_size) * bs;
-    this.offsetDesc = this.offsetBitmap1 + 2 * this.bitmapLen;
-    if (this.offsetDesc > this.fileSize) throw new DumpError('truncated', `${path} is truncated: bitmaps end past the end of the file`);
-    if (this.bitmapLen > 1 << 30) throw new DumpError('bad-kdump', `${path}: implausible bitmap size`);
+    this.maxMapnr = h.maxMapnr;
+    this.bitmapLen = h.bitmapLen;
+    this.offsetBitmap1 = h.offsetBitmap1;
+    this.offsetDesc = h.offsetDesc;
     this.bitmap1 = Buffer.alloc(this.bitmapLen);
     this.bitmap2 = Buffer.alloc(this.bitmapLen);
     preadFull(fd, this.bitmap1, 0, this.bitmapLen, this.offsetBitmap1);
@@ -124,12 +105,7 @@ export class KdumpVmcore implements PhysicalMemory {
   }
 
   static open(path: string): KdumpVmcore {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, 'r');
-    } catch (e) {
-      throw new DumpError('open-failed', `can't open ${path}: ${(e as Error).message}`);
-    }
+    const fd = openForReading(path);
     try {
       return new KdumpVmcore(path, fd);
     } catch (e) {
@@ -153,7 +129,7 @@ export class KdumpVmcore implements PhysicalMemory {
   }
 
   get incomplete(): boolean {
-    return (this.header.status & 0x08) !== 0;
+    return (this.header.status & DUMP_DH_COMPRESSED_INCOMPLETE) !== 0;
   }
 
   inMemory(pfn: number): boolean {
@@ -186,7 +162,7 @@ export class KdumpVmcore implements PhysicalMemory {
     if (preadFull(this.fd, b, 0, b.length, this.offsetDesc + index * PageDesc.size) < b.length) {
       return { pfn: -1, offset: 0, size: 0, flags: 0 };
     }
-    const d = decodeOr(() => PageDesc.decode(b), this.path, `page descriptor ${index}`);
+    const d = decodeKdumpField(() => PageDesc.decode(b), this.path, `page descriptor ${index}`);
     return { pfn: -1, offset: d.offset, size: d.size, flags: d.flags };
   }
 

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import { ELF_MAGIC } from '../format/elf';
 import { FLAT_SIGNATURE } from '../format/flattened';
 import { DumpError } from '../util/errors';
-import { preadFull } from '../util/file';
+import { openForReading, preadFull } from '../util/file';
 import { ElfVmcore } from './elf-vmcore';
 import { KdumpVmcore, isKdumpCompressed } from './kdump-vmcore';
 import type { Architecture } from '../translate';
@@ -27,12 +27,7 @@ export interface DumpInput extends PhysicalMemory {
 }
 
 export function sniffInput(path: string): InputKind {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (e) {
-    throw new DumpError('open-failed', `can't open ${path}: ${(e as Error).message}`);
-  }
+  const fd = openForReading(path);
   const head = Buffer.alloc(16);
   let n = 0;
   try {
