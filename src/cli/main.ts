@@ -194,7 +194,7 @@ async function writeDmesgFile(cmd: ParsedCommand, msgs: Messages): Promise<void>
     if (vmcoreinfo === undefined) throw new DumpError('no-vmcoreinfo', `${cmd.vmcore} has no VMCOREINFO note: the kernel log can't be found without it (give -i VMCOREINFO)`);
     const km = buildKernelModel(input, vmcoreinfo, {
       warn: (m) => msgs.warn(m), needPageLayout: false, arch: input.arch,
-      maxMapnr: 'maxMapnr' in input ? (input as { maxMapnr: number }).maxMapnr : undefined,
+      maxMapnr: input.earlierDump?.maxMapnr, physBase: input.earlierDump?.physBase,
     });
     try {
       text = extractDmesg(km, { partial: cmd.partialDmesg });

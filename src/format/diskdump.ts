@@ -27,6 +27,16 @@ export const DL_EXCLUDE_USER_DATA = 8;
 export const DL_EXCLUDE_FREE = 16;
 export const MAX_DUMP_LEVEL = 31;
 
+const CODEC_BITS: [number, string][] = [
+  [DUMP_DH_COMPRESSED_ZLIB, 'zlib'], [DUMP_DH_COMPRESSED_LZO, 'lzo'], [DUMP_DH_COMPRESSED_SNAPPY, 'snappy'], [DUMP_DH_COMPRESSED_ZSTD, 'zstd'],
+];
+
+/** The codec named by a header status word ("none": pages stored raw). */
+export function codecOfStatus(status: number): string {
+  const names = CODEC_BITS.filter(([bit]) => (status & bit) !== 0).map(([, n]) => n);
+  return names.length ? names.join('+') : 'none';
+}
+
 /** utsname fields are 65 bytes each (NEW_UTS_LEN + 1) */
 export const UTS_FIELD = 65;
 export const UTSNAME_SIZE = 6 * UTS_FIELD;

@@ -9,7 +9,6 @@ import { KernelModel, buildKernelModel } from '../kernel/kernel-model';
 import { NEWEST_VERIFIED_KERNEL, NEWEST_VERIFIED_KERNEL_NAME, hasBuddyTest } from '../kernel/page-layout';
 import { DumpError, EXIT_WRONG_RELEASE, printable } from '../util/errors';
 import type { Messages } from '../util/messages';
-import { KdumpVmcore } from '../vmcore/kdump-vmcore';
 import { DumpInput, openInput } from '../vmcore/open';
 import { BitmapCache } from './bitmap-cache';
 import { CyclePlan, planCycles } from './cycles';
@@ -134,16 +133,16 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
   const startupMs = Math.round(process.uptime() * 1000);
   const vm = openInput(opts.input);
   try {
-    const kd = vm instanceof KdumpVmcore ? vm : undefined;
+    const kd = vm.earlierDump;
     if (kd && opts.elf) {
       throw new DumpError('elf-from-kdump', `'-E' option is disable, because ${opts.input} is kdump compressed format`);
     }
     let level = opts.dumpLevel;
     if (kd) {
       // refiltering cannot bring back what the input left out: its level is kept (update_dump_level)
-      const merged = level | kd.sub.dump_level;
+      const merged = level | kd.dumpLevel;
       if (merged !== level) {
-        msgs.msg(`dump_level is changed to ${merged}, because ${opts.input} was created by dump_level(${kd.sub.dump_level}).`);
+        msgs.msg(`dump_level is changed to ${merged}, because ${opts.input} was created by dump_level(${kd.dumpLevel}).`);
         level = merged;
       }
     }
@@ -156,7 +155,7 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
     }
     const km = buildKernelModel(vm, vmcoreinfo, {
       warn: (m) => msgs.warn(m), needPageLayout: needLayout, arch: vm.arch,
-      maxMapnr: kd?.maxMapnr, physBase: kd ? kd.sub.phys_base : undefined,
+      maxMapnr: kd?.maxMapnr, physBase: kd?.physBase,
     });
     if (opts.vmcoreinfoText !== undefined && km.release && km.vmcoreinfo && km.vmcoreinfo.osRelease !== km.release) {
       throw new DumpError('wrong-release', `${opts.vmcoreinfoFile ?? 'VMCOREINFO'} and ${opts.input} don't match (release ${printable(km.vmcoreinfo.osRelease)} vs ${printable(km.release)})`, EXIT_WRONG_RELEASE);

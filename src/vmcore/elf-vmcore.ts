@@ -3,12 +3,13 @@
 import * as fs from 'fs';
 import {
   ELF_MAGIC, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, Elf64Ehdr, Elf64Phdr, Elf64PhdrValue, Elf64Shdr,
-  PN_XNUM, PT_LOAD, PT_NOTE,
+  ELF_FLAG_INCOMPLETE, PN_XNUM, PT_LOAD, PT_NOTE,
 } from '../format/elf';
 import { Architecture, SUPPORTED_ARCHITECTURES, architectureOfMachine } from '../translate';
 import { DumpError } from '../util/errors';
 import { openForReading, preadFull } from '../util/file';
 import { ElfNote, findVmcoreinfoNote, parseNotes } from './notes';
+import { InputDescription, pagesTouched } from './describe';
 import { FileMap, LoadSegment, PhysicalMemory, coveredRanges } from './physical';
 
 const MACHINE_NAMES: Record<number, string> = {
@@ -38,6 +39,9 @@ export interface ElfVmcoreInfo {
   notePhdr: Elf64PhdrValue;
   loadPhdrs: Elf64PhdrValue[];
 }
+
+/** The headers -E copies into its output: the ELF header, the PT_NOTE and the PT_LOADs, as stored. */
+export type ElfHeaders = Pick<ElfVmcoreInfo, 'ehdr' | 'notePhdr' | 'loadPhdrs'>;
 
 export class ElfVmcore implements PhysicalMemory {
   readonly kind = 'elf' as const;
@@ -82,6 +86,27 @@ export class ElfVmcore implements PhysicalMemory {
 
   get direct(): { fd: number; map: FileMap } {
     return { fd: this.fd, map: this.map };
+  }
+
+  get elfHeaders(): ElfHeaders {
+    return this.info;
+  }
+
+  describe(): InputDescription {
+    // overlapping PT_LOADs (the kernel text's) count once
+    const memory = pagesTouched(coveredRanges(this.loads), this.pageSize);
+    const data = pagesTouched(coveredRanges(this.loads.map((l) => ({ ...l, memsz: l.filesz }))), this.pageSize);
+    return {
+      format: 'elf', fileSize: this.info.fileSize,
+      kernel: { release: '', version: '', machine: this.arch.utsMachine, nodename: '' },
+      crashTime: null, dumpLevel: null, codec: null,
+      complete: (this.info.eFlags & ELF_FLAG_INCOMPLETE) === 0,
+      excludedVmemmap: false, split: null, pageSize: this.pageSize,
+      pages: {
+        total: memory.endPfn, present: memory.pages, dumped: data.pages, inThisFile: data.pages, zeroDescriptors: 0,
+        excluded: memory.pages - data.pages, lost: 0,
+      },
+    };
   }
 
   read(pa: number, buf: Uint8Array, off: number, len: number): boolean {

@@ -4,14 +4,16 @@
 import * as fs from 'fs';
 import { PageDecoders } from '../codec';
 import {
-  DUMP_DH_COMPRESSED_INCOMPLETE, DiskDumpHeaderValue, KdumpSubHeaderValue, PageDesc, isKdumpSignature,
+  DL_EXCLUDE_ZERO, DUMP_DH_COMPRESSED_INCOMPLETE, DUMP_DH_EXCLUDED_VMEMMAP, DiskDumpHeaderValue, KdumpSubHeaderValue, PageDesc,
+  codecOfStatus, isKdumpSignature,
 } from '../format/diskdump';
 import { Architecture, architectureOfUtsMachine } from '../translate';
 import { decodeKdumpField, readKdumpHeaders } from '../format/kdump-header';
 import { DumpError } from '../util/errors';
 import { openForReading, preadFull } from '../util/file';
 import { ElfNote, findVmcoreinfoNote, parseNotes } from './notes';
-import type { LoadSegment, PhysicalMemory } from './physical';
+import type { InputDescription } from './describe';
+import type { EarlierDump, LoadSegment, PhysicalMemory } from './physical';
 
 /** descriptors fetched per read when walking the table */
 const DESC_CHUNK = 4096;
@@ -126,6 +128,58 @@ export class KdumpVmcore implements PhysicalMemory {
     if (!this.isSplit) return { start: 0, end: this.maxMapnr };
     if (this.header.header_version >= 6) return { start: this.sub.start_pfn_64, end: this.sub.end_pfn_64 };
     return { start: this.sub.start_pfn, end: this.sub.end_pfn };
+  }
+
+  /** What refiltering keeps from this dump: its level, bitmaps and phys_base. */
+  get earlierDump(): EarlierDump {
+    return {
+      dumpLevel: this.sub.dump_level, maxMapnr: this.maxMapnr, physBase: this.sub.phys_base,
+      bitmap1: this.bitmap1, bitmap2: this.bitmap2,
+    };
+  }
+
+  describe(): InputDescription {
+    const h = this.header;
+    const { start, end } = this.splitRange;
+    return {
+      format: 'kdump-compressed', headerVersion: h.header_version, fileSize: this.fileSize,
+      kernel: { release: h.release, version: h.version, machine: h.machine, nodename: h.nodename },
+      crashTime: Number(h.tv_sec) || null,
+      dumpLevel: this.sub.dump_level,
+      codec: codecOfStatus(h.status),
+      complete: !this.incomplete,
+      excludedVmemmap: (h.status & DUMP_DH_EXCLUDED_VMEMMAP) !== 0,
+      split: this.isSplit ? { startPfn: start, endPfn: end } : null,
+      pageSize: this.pageSize,
+      pages: this.pageCounts(),
+    };
+  }
+
+  /** Pages by the bitmaps, and by this file's descriptors: those sharing the zero page, and lost ones. */
+  private pageCounts(): InputDescription['pages'] {
+    const total = this.maxMapnr;
+    let present = 0;
+    for (let pfn = 0; pfn < total; pfn += 8) present += POP[this.bitmap1[pfn >> 3] & (total - pfn >= 8 ? 0xff : (1 << (total - pfn)) - 1)];
+    const dumped = this.rankOf(total);
+    const inThisFile = this.isSplit ? this.rankOf(Math.min(this.splitRange.end, total)) - this.rankOf(Math.min(this.splitRange.start, total)) : dumped;
+    // the shared zero page is the first object of the data area (whole-set descriptor table)
+    const zeroOffset = (this.sub.dump_level & DL_EXCLUDE_ZERO) !== 0 ? this.offsetDesc + PageDesc.size * dumped : -1;
+    let zeroDescriptors = 0;
+    let lost = 0;
+    const buf = Buffer.alloc(DESC_CHUNK * PageDesc.size);
+    for (let i = 0; i < inThisFile; i += DESC_CHUNK) {
+      const n = Math.min(DESC_CHUNK, inThisFile - i);
+      const got = Math.floor(preadFull(this.fd, buf, 0, n * PageDesc.size, this.offsetDesc + i * PageDesc.size) / PageDesc.size);
+      lost += n - got;
+      for (let k = 0; k < got; k++) {
+        const at = k * PageDesc.size;
+        const offset = Number(buf.readBigInt64LE(at));
+        const size = buf.readUInt32LE(at + 8);
+        if (offset === 0 || size === 0 || offset + size > this.fileSize) lost++;
+        else if (offset === zeroOffset) zeroDescriptors++;
+      }
+    }
+    return { total, present, dumped, inThisFile, zeroDescriptors, excluded: present - dumped, lost };
   }
 
   get incomplete(): boolean {
