@@ -5,7 +5,7 @@ import { createCodec } from '../codec';
 import { RepeatCache } from '../codec/repeat-cache';
 import { PageScanner, ScanSetup } from '../filter/page-scan';
 import { TranslatorDesc, rebuildTranslator } from '../translate';
-import { PageReader } from './page-reader';
+import { PageReader } from '../vmcore/page-reader';
 import { DumpInput, InputKind, openInput as open } from '../vmcore/open';
 
 export interface InputDesc {
