@@ -9,8 +9,8 @@ import { Architecture, SUPPORTED_ARCHITECTURES, architectureOfMachine } from '..
 import { DumpError } from '../util/errors';
 import { openForReading, preadFull } from '../util/file';
 import { ElfNote, findVmcoreinfoNote, parseNotes } from './notes';
-import { InputDescription, pagesTouched } from './describe';
-import { FileMap, LoadSegment, PhysicalMemory, coveredRanges } from './physical';
+import type { InputDescription } from './describe';
+import { FileMap, LoadSegment, PhysicalMemory, coveredRanges, pagesTouched } from './physical';
 
 const MACHINE_NAMES: Record<number, string> = {
   3: 'i386', 8: 'mips', 20: 'ppc', 21: 'ppc64', 22: 's390', 40: 'arm', 42: 'sh', 43: 'sparcv9',

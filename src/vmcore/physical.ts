@@ -118,3 +118,16 @@ export function coveredRanges(loads: readonly LoadSegment[]): { start: number; e
   }
   return out;
 }
+
+/** Pages that byte ranges sorted by start touch, a page shared by two ranges counted once; and the end of the last. */
+export function pagesTouched(ranges: readonly { start: number; end: number }[], pageSize: number): { pages: number; endPfn: number } {
+  let pages = 0;
+  let endPfn = 0;
+  for (const r of ranges) {
+    const first = Math.max(Math.floor(r.start / pageSize), endPfn);
+    const last = Math.ceil(r.end / pageSize);
+    if (last > first) pages += last - first;
+    endPfn = Math.max(endPfn, last);
+  }
+  return { pages, endPfn };
+}
