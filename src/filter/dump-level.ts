@@ -1,6 +1,5 @@
 // Dump levels: a bit mask of page classes to leave out, as the kdump sub-header records
 // it (declared with it, in format/diskdump.ts). Spec: page-filtering.md §1.
-import { MAX_DUMP_LEVEL } from '../format/diskdump';
 
 export {
   DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXCLUDE_USER_DATA, DL_EXCLUDE_ZERO, MAX_DUMP_LEVEL,
