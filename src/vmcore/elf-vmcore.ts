@@ -170,8 +170,10 @@ function decodeOr<T>(decode: () => T, path: string, what: string): T {
   }
 }
 
-function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
-  const fileSize = fs.fstatSync(fd).size;
+type Elf64EhdrValue = ReturnType<typeof Elf64Ehdr.decode>;
+
+/** The ELF header, checked: ELF64, little-endian, a machine cyclodump knows. */
+function readElfHeader(fd: number, path: string): { ehdr: Buffer; eh: Elf64EhdrValue; arch: Architecture } {
   const ehdr = Buffer.alloc(64);
   const got = preadFull(fd, ehdr, 0, 64, 0);
   if (got < 4 || !ehdr.subarray(0, 4).equals(ELF_MAGIC)) {
@@ -193,6 +195,11 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
     const name = MACHINE_NAMES[eh.e_machine] ?? `e_machine ${eh.e_machine}`;
     throw new DumpError('unsupported-arch', `${path}: unsupported architecture ${name}; cyclodump supports ${SUPPORTED_ARCHITECTURES} only`);
   }
+  return { ehdr, eh, arch };
+}
+
+/** The program header table as stored, checked against the file's size. */
+function readProgramHeaders(fd: number, path: string, eh: Elf64EhdrValue, fileSize: number): { ph: Buffer; phnum: number } {
   let phnum = eh.e_phnum;
   if (phnum === PN_XNUM) {
     // extended numbering: the real count is section 0's sh_info
@@ -217,18 +224,20 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
   }
   const ph = Buffer.alloc(phBytes);
   preadFull(fd, ph, 0, phBytes, phoff);
+  return { ph, phnum };
+}
+
+type Segments = Pick<ElfVmcoreInfo, 'loads' | 'loadPhdrs' | 'notePhdr' | 'noteOffset' | 'noteSize'>;
+
+/** The PT_LOADs (checked) and the PT_NOTE of the program headers. */
+function segmentsOf(ph: Buffer, phnum: number, path: string, fileSize: number): Segments {
   const loads: LoadSegment[] = [];
   const loadPhdrs: Elf64PhdrValue[] = [];
   let notePhdr: Elf64PhdrValue | undefined;
   let noteOffset = -1;
   let noteSize = 0;
   for (let i = 0; i < phnum; i++) {
-    let p;
-    try {
-      p = Elf64Phdr.decode(ph, i * Elf64Phdr.size);
-    } catch (e) {
-      throw new DumpError('bad-elf', `${path}: program header ${i}: ${(e as Error).message}`);
-    }
+    const p = decodeOr(() => Elf64Phdr.decode(ph, i * Elf64Phdr.size), path, `program header ${i}`);
     if (p.p_type === PT_NOTE) {
       noteOffset = p.p_offset;
       noteSize = p.p_filesz;
@@ -250,6 +259,12 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
   }
   if (loads.length === 0) throw new DumpError('no-load', `${path}: ELF file has no PT_LOAD segments (no memory in it)`);
   if (noteOffset < 0) throw new DumpError('no-note', `${path}: ELF file has no PT_NOTE segment`);
+  return { loads, loadPhdrs, notePhdr: notePhdr!, noteOffset, noteSize };
+}
+
+/** The PT_NOTE's bytes, its notes and the VMCOREINFO among them. */
+function readNotes(fd: number, path: string, noteOffset: number, noteSize: number, fileSize: number):
+  Pick<ElfVmcoreInfo, 'notes' | 'noteBytes' | 'vmcoreinfo'> {
   if (noteOffset + noteSize > fileSize) {
     throw new DumpError('truncated', `${path} is truncated: PT_NOTE ends at ${noteOffset + noteSize}, file has ${fileSize} bytes`);
   }
@@ -269,8 +284,15 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
       text: noteBytes.subarray(vi.descOffset, vi.descOffset + vi.descSize).toString('latin1'),
     };
   }
+  return { notes, noteBytes, vmcoreinfo };
+}
+
+function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
+  const fileSize = fs.fstatSync(fd).size;
+  const { ehdr, eh, arch } = readElfHeader(fd, path);
+  const { ph, phnum } = readProgramHeaders(fd, path, eh, fileSize);
+  const seg = segmentsOf(ph, phnum, path, fileSize);
   return {
-    path, fileSize, arch, ehdr, eFlags: eh.e_flags, loads, noteOffset, noteSize, notes, noteBytes, vmcoreinfo,
-    notePhdr: notePhdr!, loadPhdrs,
+    path, fileSize, arch, ehdr, eFlags: eh.e_flags, ...seg, ...readNotes(fd, path, seg.noteOffset, seg.noteSize, fileSize),
   };
 }
