@@ -6,7 +6,7 @@ import type { RunOptions } from '../pipeline/dump';
 import { DumpReport, formatReport, reportJson } from '../pipeline/report';
 import { DumpError, EXIT_COMPLETED, EXIT_FAILED, NoSpaceError } from '../util/errors';
 import { DEFAULT_MSG_LEVEL, Messages } from '../util/messages';
-import { sizeWritePool } from '../util/file';
+import { createOutputFile, sizeWritePool } from '../util/file';
 import { installSignalHandlers } from '../util/interrupt';
 import { openInput } from '../vmcore/open';
 import { helpText } from './help';
@@ -194,7 +194,7 @@ async function writeDmesgFile(cmd: ParsedCommand, msgs: Messages): Promise<void>
     if (vmcoreinfo === undefined) throw new DumpError('no-vmcoreinfo', `${cmd.vmcore} has no VMCOREINFO note: the kernel log can't be found without it (give -i VMCOREINFO)`);
     const km = buildKernelModel(input, vmcoreinfo, {
       warn: (m) => msgs.warn(m), needPageLayout: false, arch: input.arch,
-      maxMapnr: 'maxMapnr' in input ? (input as { maxMapnr: number }).maxMapnr : undefined,
+      maxMapnr: input.earlierDump?.maxMapnr, physBase: input.earlierDump?.physBase,
     });
     try {
       text = extractDmesg(km, { partial: cmd.partialDmesg });
@@ -210,13 +210,7 @@ async function writeDmesgFile(cmd: ParsedCommand, msgs: Messages): Promise<void>
   if (cmd.flatten) {
     fs.writeSync(1, text);
   } else {
-    let fd: number;
-    try {
-      fd = fs.openSync(cmd.dumpfile!, cmd.force ? 'w' : 'wx', 0o600);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new DumpError('output-exists', `can't open the dmesg file ${cmd.dumpfile}: file exists (use -f to overwrite)`);
-      throw new DumpError('output-open', `can't open the dmesg file ${cmd.dumpfile}: ${(e as Error).message}`);
-    }
+    const fd = createOutputFile(cmd.dumpfile!, cmd.force, 'dmesg file');
     try {
       fs.writeSync(fd, text);
     } finally {

@@ -2,6 +2,7 @@
 // same command lines are accepted and rejected, so `--check-params` answers as it does.
 import { Command, CommanderError, Option } from 'commander';
 import type { CodecName } from '../codec';
+import { MAX_DUMP_LEVEL } from '../filter/dump-level';
 import { DEFAULT_MSG_LEVEL, MAX_MSG_LEVEL, ML_PRINT_DEBUG_MSG, ML_PRINT_REPORT_MSG } from '../util/messages';
 import { OPTIONS, optionSynopsis } from './options';
 
@@ -149,40 +150,9 @@ export function parseCommandLine(argvIn: string[]): ParseOutcome {
 
   const str = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
   const flag = (k: string): boolean => o[k] === true;
-
-  // -d: atoi of each comma-separated part, 0..31, like parse_dump_level
-  let dumpLevels = [0];
-  let dumpLevelGiven = false;
-  if (str('d') !== undefined) {
-    dumpLevelGiven = true;
-    dumpLevels = [];
-    for (const part of str('d')!.split(',').filter((p) => p.length > 0)) {
-      const n = atoi(part);
-      if (n < 0 || n > 31) return { kind: 'invalid', message: `Dump_level(${n}) is invalid.` };
-      if (dumpLevels.length >= 32) return { kind: 'invalid', message: 'Dump_level is invalid.' };
-      dumpLevels.push(n);
-    }
-    if (dumpLevels.length === 0) dumpLevels = [0];
-  }
-  let messageLevel = DEFAULT_MSG_LEVEL;
-  if (str('messageLevel') !== undefined) {
-    const ml = atoi(str('messageLevel')!);
-    if (ml < 0 || ml > MAX_MSG_LEVEL) return { kind: 'invalid', message: `Message_level(${ml}) is invalid.` };
-    messageLevel = ml;
-  }
-  if (flag('D')) messageLevel |= ML_PRINT_DEBUG_MSG;
-  if (flag('showStats')) messageLevel |= ML_PRINT_REPORT_MSG;
-  let sizeLimit: number | undefined;
-  if (str('L') !== undefined) {
-    const { value, rest } = memparse(str('L')!);
-    if (rest.length > 0 || value === 0) return { kind: 'invalid', message: `Limit size(${str('L')}) is invalid.` };
-    sizeLimit = value;
-  }
-  let vtop: bigint | undefined;
-  if (str('vtop') !== undefined) {
-    const m = /^\s*(0[xX][0-9a-fA-F]+|\d+)/.exec(str('vtop')!);
-    vtop = m ? BigInt(m[1]) : 0n;
-  }
+  const values = numericValues(str, flag);
+  if ('kind' in values) return values;
+  const { dumpLevels, dumpLevelGiven, messageLevel, sizeLimit, vtop } = values;
   const numThreads = str('numThreads') !== undefined ? Math.max(atoi(str('numThreads')!), 0) : undefined;
   const refused: ParsedCommand['refused'] = [];
   for (const def of OPTIONS) {
@@ -217,10 +187,55 @@ export function parseCommandLine(argvIn: string[]): ParseOutcome {
     logJson: flag('logJson'),
     refused,
   };
-  const files = program.args;
+  return checkMode(cmd, program.args, o, dumpLevelGiven);
+}
+
+/** The values of -d, --message-level (with -D and --show-stats), -L and --vtop, as makedumpfile reads them. */
+function numericValues(str: (k: string) => string | undefined, flag: (k: string) => boolean): ParseOutcome | {
+  dumpLevels: number[]; dumpLevelGiven: boolean; messageLevel: number; sizeLimit?: number; vtop?: bigint;
+} {
+  // -d: atoi of each comma-separated part, 0..31, like parse_dump_level
+  let dumpLevels = [0];
+  let dumpLevelGiven = false;
+  if (str('d') !== undefined) {
+    dumpLevelGiven = true;
+    dumpLevels = [];
+    for (const part of str('d')!.split(',').filter((p) => p.length > 0)) {
+      const n = atoi(part);
+      if (n < 0 || n > MAX_DUMP_LEVEL) return { kind: 'invalid', message: `Dump_level(${n}) is invalid.` };
+      if (dumpLevels.length >= 32) return { kind: 'invalid', message: 'Dump_level is invalid.' };
+      dumpLevels.push(n);
+    }
+    if (dumpLevels.length === 0) dumpLevels = [0];
+  }
+  let messageLevel = DEFAULT_MSG_LEVEL;
+  if (str('messageLevel') !== undefined) {
+    const ml = atoi(str('messageLevel')!);
+    if (ml < 0 || ml > MAX_MSG_LEVEL) return { kind: 'invalid', message: `Message_level(${ml}) is invalid.` };
+    messageLevel = ml;
+  }
+  if (flag('D')) messageLevel |= ML_PRINT_DEBUG_MSG;
+  if (flag('showStats')) messageLevel |= ML_PRINT_REPORT_MSG;
+  let sizeLimit: number | undefined;
+  if (str('L') !== undefined) {
+    const { value, rest } = memparse(str('L')!);
+    if (rest.length > 0 || value === 0) return { kind: 'invalid', message: `Limit size(${str('L')}) is invalid.` };
+    sizeLimit = value;
+  }
+  let vtop: bigint | undefined;
+  if (str('vtop') !== undefined) {
+    const m = /^\s*(0[xX][0-9a-fA-F]+|\d+)/.exec(str('vtop')!);
+    vtop = m ? BigInt(m[1]) : 0n;
+  }
+  return { dumpLevels, dumpLevelGiven, messageLevel, sizeLimit, vtop };
+}
+
+/** makedumpfile's check_param_for_* of the mode the options ask for, and the files it takes. */
+function checkMode(cmd: ParsedCommand, files: string[], o: Record<string, string | boolean | undefined>, dumpLevelGiven: boolean): ParseOutcome {
+  const flag = (k: string): boolean => o[k] === true;
   const invalid = (message = 'Commandline parameter is invalid.'): ParseOutcome => ({ kind: 'invalid', message });
-  const compressing = codec !== 'none';
-  const anyLevel = dumpLevelGiven && dumpLevels[0] !== 0;
+  const compressing = cmd.codec !== 'none';
+  const anyLevel = dumpLevelGiven && cmd.dumpLevels[0] !== 0;
   const readVmcoreinfo = cmd.vmcoreinfoFile !== undefined;
   const vmlinux = o.x !== undefined;
   const xenSyms = o.xenSyms !== undefined;
@@ -254,7 +269,7 @@ export function parseCommandLine(argvIn: string[]): ParseOutcome {
   if (cmd.dryRun && flag('dumpDmesg')) return invalid('--dry-run cannot be used with --dump-dmesg.');
   if (cmd.flatten && flag('split')) return invalid();
   if (o.config !== undefined && !vmlinux) return invalid();
-  if (numThreads) {
+  if (cmd.numThreads) {
     if (flag('split')) return invalid('--num-threads cannot used with --split.');
     if (cmd.elf) return invalid('--num-threads cannot used with ELF format.');
   }

@@ -1,10 +1,9 @@
-// Dump levels: a bit mask of page classes to leave out. Spec: page-filtering.md §1.
+// Dump levels: a bit mask of page classes to leave out, as the kdump sub-header records
+// it (declared with it, in format/diskdump.ts). Spec: page-filtering.md §1.
 
-export const DL_EXCLUDE_ZERO = 1;
-export const DL_EXCLUDE_CACHE = 2;
-export const DL_EXCLUDE_CACHE_PRI = 4;
-export const DL_EXCLUDE_USER_DATA = 8;
-export const DL_EXCLUDE_FREE = 16;
+export {
+  DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXCLUDE_USER_DATA, DL_EXCLUDE_ZERO, MAX_DUMP_LEVEL,
+} from '../format/diskdump';
 
 /** Indices of the per-class page counters, in makedumpfile's report order. */
 export const C_ZERO = 0;

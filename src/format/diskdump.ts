@@ -15,6 +15,28 @@ export const DUMP_DH_COMPRESSED_INCOMPLETE = 0x08;
 export const DUMP_DH_EXCLUDED_VMEMMAP = 0x10;
 export const DUMP_DH_COMPRESSED_ZSTD = 0x20;
 
+/**
+ * The sub-header's dump_level: a bit mask of the page classes left out (makedumpfile's
+ * DL_EXCLUDE_*; spec page-filtering.md §1). With DL_EXCLUDE_ZERO every all-zero page shares
+ * one stored page, the first of the data area.
+ */
+export const DL_EXCLUDE_ZERO = 1;
+export const DL_EXCLUDE_CACHE = 2;
+export const DL_EXCLUDE_CACHE_PRI = 4;
+export const DL_EXCLUDE_USER_DATA = 8;
+export const DL_EXCLUDE_FREE = 16;
+export const MAX_DUMP_LEVEL = 31;
+
+const CODEC_BITS: [number, string][] = [
+  [DUMP_DH_COMPRESSED_ZLIB, 'zlib'], [DUMP_DH_COMPRESSED_LZO, 'lzo'], [DUMP_DH_COMPRESSED_SNAPPY, 'snappy'], [DUMP_DH_COMPRESSED_ZSTD, 'zstd'],
+];
+
+/** The codec named by a header status word ("none": pages stored raw). */
+export function codecOfStatus(status: number): string {
+  const names = CODEC_BITS.filter(([bit]) => (status & bit) !== 0).map(([, n]) => n);
+  return names.length ? names.join('+') : 'none';
+}
+
 /** utsname fields are 65 bytes each (NEW_UTS_LEN + 1) */
 export const UTS_FIELD = 65;
 export const UTSNAME_SIZE = 6 * UTS_FIELD;
@@ -70,6 +92,12 @@ export const PageDesc = new Struct('page_desc', 24, [
 
 export type DiskDumpHeaderValue = ReturnType<typeof DiskDumpHeader.decode>;
 export type KdumpSubHeaderValue = ReturnType<typeof KdumpSubHeader.decode>;
+
+/** Whether a file starts with the signature of a kdump-compressed dump (KDUMP, or DISKDUMP of old diskdump). */
+export function isKdumpSignature(head: Uint8Array): boolean {
+  const sig = Buffer.from(head.buffer, head.byteOffset, Math.min(8, head.length)).toString('latin1');
+  return sig === KDUMP_SIGNATURE || sig === DISKDUMP_SIGNATURE;
+}
 
 /** Byte length of one bitmap: whole blocks covering max_mapnr bits (makedumpfile prepare_bitmap2_buffer). */
 export function bitmapBytes(maxMapnr: number, blockSize: number): number {

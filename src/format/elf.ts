@@ -14,6 +14,8 @@ export const PT_LOAD = 1;
 export const PT_NOTE = 4;
 /** e_phnum value that says "the real count is in section 0's sh_info" */
 export const PN_XNUM = 0xffff;
+/** e_flags bit that marks an incomplete ELF dump (makedumpfile sets it, crash reads it) */
+export const ELF_FLAG_INCOMPLETE = 1;
 export const NT_PRSTATUS = 1;
 
 export const Elf64Ehdr = new Struct('Elf64_Ehdr', 64, [

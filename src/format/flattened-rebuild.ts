@@ -10,7 +10,7 @@
 // position, and the partial output file is deleted.
 import * as fs from 'fs';
 import { DumpError, NoSpaceError, isNoSpace } from '../util/errors';
-import { pwriteFull } from '../util/file';
+import { createOutputFile, pwriteFull } from '../util/file';
 import { FLAT_HEADER_BLOCK, FLAT_SIGNATURE, FlatHeader, TYPE_FLAT_HEADER } from './flattened';
 
 export interface RebuildOptions {
@@ -259,16 +259,7 @@ async function* chunksOf(input: number | NodeJS.ReadableStream): AsyncGenerator<
 export async function rebuildFlattened(
   input: number | NodeJS.ReadableStream, outputPath: string, opts: RebuildOptions,
 ): Promise<RebuildResult> {
-  let fd: number;
-  try {
-    fd = fs.openSync(outputPath, opts.force ? 'w' : 'wx', 0o600);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
-      throw new DumpError('output-exists', `can't open the dump file ${outputPath}: file exists (use -f to overwrite)`);
-    }
-    throw new DumpError('output-open', `can't open the dump file ${outputPath}: ${(e as Error).message}`);
-  }
+  let fd = createOutputFile(outputPath, opts.force, 'dump file');
   const writer = new GatherWriter(fd, outputPath);
   const parser = new FlatStreamParser((payload, offset) => writer.write(payload, offset));
   let ok = false;

@@ -10,10 +10,6 @@ export class NullSink implements DumpSink {
     this.bytesWritten += buf.length;
   }
 
-  readBack(buf: Uint8Array): void {
-    buf.fill(0);
-  }
-
   close(): void {}
 
   discard(): void {}

@@ -16,10 +16,9 @@
 // given out of order (makedumpfile pairs them by argument position).
 import * as fs from 'fs';
 import { DumpError, NoSpaceError, isNoSpace } from '../util/errors';
-import { preadFull, pwriteFull } from '../util/file';
-import {
-  DISK_DUMP_HEADER_BLOCKS, DUMP_DH_COMPRESSED_INCOMPLETE, DiskDumpHeader, KDUMP_SIGNATURE, KdumpSubHeader, PageDesc,
-} from './diskdump';
+import { createOutputFile, openForReading, preadFull, pwriteFull } from '../util/file';
+import { DISK_DUMP_HEADER_BLOCKS, DL_EXCLUDE_ZERO, DUMP_DH_COMPRESSED_INCOMPLETE, KdumpSubHeader, PageDesc } from './diskdump';
+import { KdumpHeaders, readKdumpHeaders } from './kdump-header';
 
 export interface ReassembleOptions {
   /** overwrite an existing output file (-f) */
@@ -33,18 +32,14 @@ export interface ReassembleResult {
   pages: number;
 }
 
-/** dump level bit 1: zero pages share one stored page */
-const DL_EXCLUDE_ZERO = 1;
 const COPY_CHUNK = 8 << 20;
 const DESC_BATCH = 65536;
-const MAX_BITMAP_BYTES = 1 << 30;
 
 interface Part {
   path: string;
   fd: number;
   size: number;
-  rawHeader: Buffer;
-  rawSub: Buffer;
+  headers: KdumpHeaders;
   start: number;
   end: number;
   offsetEraseinfo: number;
@@ -56,46 +51,14 @@ function hexPfn(n: number): string {
   return '0x' + n.toString(16);
 }
 
-function decodeOr<T>(fn: () => T, path: string, what: string): T {
-  try {
-    return fn();
-  } catch (e) {
-    throw new DumpError('bad-kdump', `${path}: invalid ${what}: ${(e as Error).message}`);
-  }
-}
-
 function openPart(path: string, index: number): Part {
-  let fd: number;
+  const fd = openForReading(path);
   try {
-    fd = fs.openSync(path, 'r');
-  } catch (e) {
-    throw new DumpError('open-failed', `can't open ${path}: ${(e as Error).message}`);
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
-    const rawHeader = Buffer.alloc(DiskDumpHeader.size);
-    if (preadFull(fd, rawHeader, 0, rawHeader.length, 0) < rawHeader.length) {
-      throw new DumpError('not-kdump', `${path} is not a kdump-compressed dump: too short for a dump header`);
-    }
-    if (rawHeader.subarray(0, 8).toString('latin1') !== KDUMP_SIGNATURE) {
-      throw new DumpError('not-kdump', `${path} is not a kdump-compressed dump (no "KDUMP" signature)`);
-    }
-    const h = decodeOr(() => DiskDumpHeader.decode(rawHeader), path, 'dump header');
-    const bs = h.block_size;
-    if (bs < 4096 || bs > 262144 || (bs & (bs - 1)) !== 0) {
-      throw new DumpError('bad-kdump', `${path}: invalid block size ${bs}`);
-    }
-    if (h.header_version < 1) {
-      throw new DumpError('bad-kdump', `${path}: header version ${h.header_version} has no dump level`);
-    }
-    const rawSub = Buffer.alloc(KdumpSubHeader.size);
-    if (preadFull(fd, rawSub, 0, rawSub.length, bs * DISK_DUMP_HEADER_BLOCKS) < rawSub.length) {
-      throw new DumpError('truncated', `${path} is truncated: no complete sub-header`);
-    }
-    const sub = decodeOr(() => KdumpSubHeader.decode(rawSub), path, 'sub-header');
+    const headers = readKdumpHeaders(fd, path);
+    const { header: h, sub } = headers;
     const v6 = h.header_version >= 6;
     return {
-      path, fd, size, rawHeader, rawSub, index,
+      path, fd, size: headers.fileSize, headers, index,
       start: v6 ? sub.start_pfn_64 : sub.start_pfn,
       end: v6 ? sub.end_pfn_64 : sub.end_pfn,
       offsetEraseinfo: h.header_version >= 5 ? sub.offset_eraseinfo : 0,
@@ -118,15 +81,7 @@ class Output {
   readonly fd: number;
 
   constructor(readonly path: string, force: boolean) {
-    try {
-      this.fd = fs.openSync(path, force ? 'w' : 'wx', 0o600);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') {
-        throw new DumpError('output-exists', `can't open the dump file ${path}: file exists (use -f to overwrite)`);
-      }
-      throw new DumpError('output-open', `can't open the dump file ${path}: ${(e as Error).message}`);
-    }
+    this.fd = createOutputFile(path, force, 'dump file');
   }
 
   write(buf: Uint8Array, pos: number): void {
@@ -221,6 +176,200 @@ function sameRange(a: Part, b: Part, pos: number, len: number): boolean {
 const POP = new Uint8Array(256);
 for (let i = 0; i < 256; i++) POP[i] = (i & 1) + POP[i >> 1];
 
+/** The output must not be one of the inputs (opening it would truncate a part). */
+function refuseOutputAmongParts(parts: Part[], output: string): void {
+  let outStat: fs.Stats | undefined;
+  try {
+    outStat = fs.statSync(output);
+  } catch {
+    return;
+  }
+  for (const p of parts) {
+    const st = fs.fstatSync(p.fd);
+    if (st.dev === outStat.dev && st.ino === outStat.ino) {
+      throw new DumpError('usage', `the output ${output} is one of the split dump files`);
+    }
+  }
+}
+
+/** Every part has the first's dump header and shared sub-header fields (and bitmaps, when complete). */
+function checkSameDump(parts: Part[]): void {
+  const first = parts[0];
+  const notSame = (p: Part, what: string): DumpError =>
+    new DumpError('split-mismatch', `${p.path} is not a part of the same split dump as ${first.path}: their ${what} differ`);
+  for (const p of parts.slice(1)) {
+    if (!p.headers.rawHeader.equals(first.headers.rawHeader)) throw notSame(p, 'dump headers');
+    if (!sharedSubBytes(p.headers.rawSub).equals(sharedSubBytes(first.headers.rawSub))) {
+      throw notSame(p, 'sub-headers');
+    }
+  }
+  const g = first.headers;
+  if ((g.header.status & DUMP_DH_COMPRESSED_INCOMPLETE) !== 0) return;
+  for (const p of parts.slice(1)) {
+    if (!sameRange(p, first, g.offsetBitmap1, 2 * g.bitmapLen)) throw notSame(p, 'bitmaps');
+  }
+}
+
+/** The parts in pfn order, their ranges chaining from 0 to max_mapnr. */
+function chainParts(parts: Part[], maxMapnr: number): Part[] {
+  // an empty range before a non-empty one starting at the same pfn
+  const sorted = parts.slice().sort((a, b) => a.start - b.start || a.end - b.end || a.index - b.index);
+  for (const p of sorted) {
+    if (p.end < p.start) {
+      throw new DumpError('split-range', `${p.path}: its pfn range ${hexPfn(p.start)}-${hexPfn(p.end)} is reversed`);
+    }
+  }
+  const gap = (from: number, to: number, why = ''): DumpError =>
+    new DumpError('split-gap', `no split dump file holds pfns ${hexPfn(from)}-${hexPfn(to)}${why}`);
+  if (sorted[0].start !== 0) throw gap(0, sorted[0].start);
+  let endPfn = sorted[0].end;
+  for (const p of sorted.slice(1)) {
+    if (p.start !== endPfn) throw gap(endPfn, p.start, p.start < endPfn ? ` (${p.path} overlaps the part before it)` : '');
+    endPfn = p.end;
+  }
+  if (endPfn !== maxMapnr) throw gap(endPfn, maxMapnr);
+  return sorted;
+}
+
+/** The 2nd bitmap of the set (from its first part) and the number of its set bits below max_mapnr. */
+function readBitmap2(src: Part): { bitmap2: Buffer; numDumpable: number } {
+  const { bitmapLen, offsetBitmap1, maxMapnr } = src.headers;
+  const bitmap2 = Buffer.alloc(bitmapLen);
+  if (preadFull(src.fd, bitmap2, 0, bitmapLen, offsetBitmap1 + bitmapLen) < bitmapLen) {
+    throw new DumpError('truncated', `${src.path} is truncated: its bitmaps run past the end of the file`);
+  }
+  let numDumpable = 0;
+  const fullBytes = Math.floor(maxMapnr / 8);
+  for (let i = 0; i < fullBytes; i++) numDumpable += POP[bitmap2[i]];
+  for (let pfn = fullBytes * 8; pfn < maxMapnr; pfn++) if (bitmap2[pfn >> 3] & (1 << (pfn & 7))) numDumpable++;
+  return { bitmap2, numDumpable };
+}
+
+/** Main header, sub-header with the split fields cleared, notes, bitmaps; returns that sub-header. */
+function writeHeadersAndBitmaps(out: Output, src: Part): Buffer {
+  const { header: h, sub: sub0, blockSize: bs, offsetBitmap1, bitmapLen } = src.headers;
+  out.write(src.headers.rawHeader, 0);
+  const sub = Buffer.from(src.headers.rawSub);
+  KdumpSubHeader.encode({ split: 0, start_pfn: 0, end_pfn: 0, start_pfn_64: 0, end_pfn_64: 0 }, sub);
+  out.write(sub, bs * DISK_DUMP_HEADER_BLOCKS);
+  const copies: { off: number; len: number; what: string }[] = [];
+  if (h.header_version >= 4 && sub0.offset_note !== 0 && sub0.size_note !== 0) {
+    copies.push({ off: sub0.offset_note, len: sub0.size_note, what: 'note segment' });
+  }
+  if (h.header_version >= 3 && sub0.offset_vmcoreinfo !== 0 && sub0.size_vmcoreinfo !== 0) {
+    copies.push({ off: sub0.offset_vmcoreinfo, len: sub0.size_vmcoreinfo, what: 'VMCOREINFO' });
+  }
+  for (const c of copies) {
+    if (c.off < bs * DISK_DUMP_HEADER_BLOCKS || c.off + c.len > offsetBitmap1) {
+      throw new DumpError('bad-kdump', `${src.path}: its ${c.what} (${c.len} bytes at offset ${c.off}) lies outside the sub-header area`);
+    }
+    copyRange(src, c.off, out, c.off, c.len, c.what);
+  }
+  copyRange(src, offsetBitmap1, out, offsetBitmap1, 2 * bitmapLen, 'bitmaps');
+  return sub;
+}
+
+/** Where the joined descriptors and page data go, and the descriptors every part shares. */
+interface JoinedTable {
+  descs: SeqWriter;
+  data: SeqWriter;
+  bitmap2: Buffer;
+  /** the shared zero page's offset in the parts and in the output (all parts have the same), or -1 */
+  zeroOffset: number;
+  zeroDesc: Buffer;
+  blockSize: number;
+  offsetDesc: number;
+}
+
+/** One part's descriptors renumbered into the joined table, its page bytes copied; returns how many. */
+function joinPart(p: Part, t: JoinedTable): number {
+  const reader = new WindowReader(p);
+  const inDesc = Buffer.allocUnsafe(DESC_BATCH * PageDesc.size);
+  const outDesc = Buffer.alloc(PageDesc.size);
+  const lostDesc = Buffer.alloc(PageDesc.size);
+  const { bitmap2 } = t;
+  let k = 0; // descriptor index inside this part
+  let have = 0; // descriptors in inDesc
+  let base = 0; // index of inDesc's first descriptor
+  for (let pfn = p.start; pfn < p.end; pfn++) {
+    if ((pfn & 7) === 0 && bitmap2[pfn >> 3] === 0 && pfn + 8 <= p.end) {
+      pfn += 7;
+      continue;
+    }
+    if ((bitmap2[pfn >> 3] & (1 << (pfn & 7))) === 0) continue;
+    if (k >= base + have) {
+      base = k;
+      have = Math.floor(preadFull(p.fd, inDesc, 0, inDesc.length, t.offsetDesc + k * PageDesc.size) / PageDesc.size);
+      if (have === 0) {
+        throw new DumpError('truncated', `${p.path} is truncated: no page descriptor for pfn ${hexPfn(pfn)} (descriptor ${k})`);
+      }
+    }
+    const at = (k - base) * PageDesc.size;
+    k++;
+    const offset = inDesc.readBigInt64LE(at);
+    const size = inDesc.readUInt32LE(at + 8);
+    if (t.zeroOffset >= 0 && offset === BigInt(t.zeroOffset)) {
+      t.descs.put(t.zeroDesc);
+      continue;
+    }
+    if (offset === 0n) {
+      // lost in an incomplete dump: stays lost
+      t.descs.put(lostDesc);
+      continue;
+    }
+    if (offset < 0n || size > t.blockSize) {
+      throw new DumpError('bad-kdump',
+        `${p.path}: the page descriptor of pfn ${hexPfn(pfn)} (offset ${offset}, size ${size}) is corrupt`);
+    }
+    const bytes = offset + BigInt(size) > BigInt(p.size) ? undefined : reader.get(Number(offset), size);
+    if (!bytes) throw new DumpError('truncated', `${p.path} is truncated: the page data of pfn ${hexPfn(pfn)} is missing`);
+    inDesc.copy(outDesc, 0, at, at + PageDesc.size);
+    outDesc.writeBigInt64LE(BigInt(t.data.at), 0);
+    t.descs.put(outDesc);
+    t.data.put(bytes);
+  }
+  return k;
+}
+
+/** Descriptors and page data of every part, in pfn order; returns the pages and where the data ends. */
+function joinPages(out: Output, sorted: Part[], bitmap2: Buffer, numDumpable: number): { pages: number; dataEnd: number } {
+  const { offsetDesc, blockSize: bs, sub } = sorted[0].headers;
+  const dataStart = offsetDesc + PageDesc.size * numDumpable;
+  const t: JoinedTable = {
+    descs: new SeqWriter(out, offsetDesc, DESC_BATCH * PageDesc.size),
+    data: new SeqWriter(out, dataStart, COPY_CHUNK),
+    bitmap2, zeroOffset: -1, zeroDesc: Buffer.alloc(PageDesc.size), blockSize: bs, offsetDesc,
+  };
+  if ((sub.dump_level & DL_EXCLUDE_ZERO) !== 0) {
+    t.zeroOffset = dataStart;
+    PageDesc.encode({ offset: dataStart, size: bs, flags: 0, page_flags: 0n }, t.zeroDesc);
+    t.data.put(Buffer.alloc(bs));
+  }
+  let pages = 0;
+  for (const p of sorted) pages += joinPart(p, t);
+  if (pages !== numDumpable) {
+    throw new DumpError('split-mismatch', `the parts hold ${pages} pages, the bitmap says ${numDumpable}`);
+  }
+  t.descs.flush();
+  t.data.flush();
+  return { pages, dataEnd: t.data.at };
+}
+
+/** Each part's eraseinfo, in pfn order, after the data; the sub-header says where. Returns the file's end. */
+function appendEraseinfo(out: Output, sorted: Part[], sub: Buffer, offsetEraseinfo: number): number {
+  let sizeEraseinfo = 0;
+  for (const p of sorted) {
+    if (p.sizeEraseinfo === 0) continue;
+    copyRange(p, p.offsetEraseinfo, out, offsetEraseinfo + sizeEraseinfo, p.sizeEraseinfo, 'eraseinfo');
+    sizeEraseinfo += p.sizeEraseinfo;
+  }
+  if (sizeEraseinfo > 0) {
+    KdumpSubHeader.encode({ offset_eraseinfo: offsetEraseinfo, size_eraseinfo: sizeEraseinfo }, sub);
+    out.write(sub, sorted[0].headers.blockSize * DISK_DUMP_HEADER_BLOCKS);
+  }
+  return offsetEraseinfo + sizeEraseinfo;
+}
+
 /**
  * makedumpfile --reassemble PARTS... OUTPUT. Synchronous; the output is deleted when it
  * cannot be completed.
@@ -232,188 +381,17 @@ export function reassemble(parts: string[], output: string, opts: ReassembleOpti
   let ok = false;
   try {
     parts.forEach((p, i) => opened.push(openPart(p, i)));
-    // the output must not be one of the inputs (opening it would truncate a part)
-    let outStat: fs.Stats | undefined;
-    try {
-      outStat = fs.statSync(output);
-    } catch {
-      outStat = undefined;
-    }
-    for (const p of opened) {
-      const st = fs.fstatSync(p.fd);
-      if (outStat && st.dev === outStat.dev && st.ino === outStat.ino) {
-        throw new DumpError('usage', `the output ${output} is one of the split dump files`);
-      }
-    }
-    const first = opened[0];
-    for (const p of opened.slice(1)) {
-      if (!p.rawHeader.equals(first.rawHeader)) {
-        throw new DumpError('split-mismatch',
-          `${p.path} is not a part of the same split dump as ${first.path}: their dump headers differ`);
-      }
-      if (!sharedSubBytes(p.rawSub).equals(sharedSubBytes(first.rawSub))) {
-        throw new DumpError('split-mismatch',
-          `${p.path} is not a part of the same split dump as ${first.path}: their sub-headers differ (dump level, notes or max_mapnr)`);
-      }
-    }
-    const h = DiskDumpHeader.decode(first.rawHeader);
-    const sub0 = KdumpSubHeader.decode(first.rawSub);
-    const bs = h.block_size;
-    const maxMapnr = h.header_version >= 6 ? sub0.max_mapnr_64 : h.max_mapnr;
-    const dumpLevel = sub0.dump_level;
-
-    // order by start pfn (an empty range before a non-empty one starting at the same pfn)
-    const sorted = opened.slice().sort((a, b) => a.start - b.start || a.end - b.end || a.index - b.index);
-    for (const p of sorted) {
-      if (p.end < p.start) {
-        throw new DumpError('split-range', `${p.path}: its pfn range ${hexPfn(p.start)}-${hexPfn(p.end)} is reversed`);
-      }
-    }
-    if (sorted[0].start !== 0) {
-      throw new DumpError('split-gap', `no split dump file holds pfns ${hexPfn(0)}-${hexPfn(sorted[0].start)}`);
-    }
-    let endPfn = sorted[0].end;
-    for (const p of sorted.slice(1)) {
-      if (p.start !== endPfn) {
-        throw new DumpError('split-gap', `no split dump file holds pfns ${hexPfn(endPfn)}-${hexPfn(p.start)}${p.start < endPfn ? ` (${p.path} overlaps the part before it)` : ''}`);
-      }
-      endPfn = p.end;
-    }
-    if (endPfn !== maxMapnr) {
-      throw new DumpError('split-gap', `no split dump file holds pfns ${hexPfn(endPfn)}-${hexPfn(maxMapnr)}`);
-    }
-
-    // geometry, from the (identical) headers
-    const offsetBitmap1 = (DISK_DUMP_HEADER_BLOCKS + h.sub_hdr_size) * bs;
-    const bitmapsLen = h.bitmap_blocks * bs;
-    const bitmapLen = bitmapsLen / 2;
-    if (h.sub_hdr_size < 1 || bitmapLen * 8 < maxMapnr || bitmapLen > MAX_BITMAP_BYTES || !Number.isInteger(bitmapLen)) {
-      throw new DumpError('bad-kdump', `${first.path}: bitmaps of ${h.bitmap_blocks} blocks do not fit max_mapnr ${maxMapnr}`);
-    }
-    const offsetDesc = offsetBitmap1 + bitmapsLen;
-    const complete = (h.status & DUMP_DH_COMPRESSED_INCOMPLETE) === 0;
-    if (complete) {
-      for (const p of opened.slice(1)) {
-        if (!sameRange(p, first, offsetBitmap1, bitmapsLen)) {
-          throw new DumpError('split-mismatch', `${p.path} is not a part of the same split dump as ${first.path}: their bitmaps differ`);
-        }
-      }
-    }
-    const src0 = sorted[0];
-    const bitmap2 = Buffer.alloc(bitmapLen);
-    if (preadFull(src0.fd, bitmap2, 0, bitmapLen, offsetBitmap1 + bitmapLen) < bitmapLen) {
-      throw new DumpError('truncated', `${src0.path} is truncated: its bitmaps run past the end of the file`);
-    }
-    const isDumpable = (pfn: number): boolean => (bitmap2[pfn >> 3] & (1 << (pfn & 7))) !== 0;
-    let numDumpable = 0;
-    const fullBytes = Math.floor(maxMapnr / 8);
-    for (let i = 0; i < fullBytes; i++) numDumpable += POP[bitmap2[i]];
-    for (let pfn = fullBytes * 8; pfn < maxMapnr; pfn++) if (isDumpable(pfn)) numDumpable++;
-
+    refuseOutputAmongParts(opened, output);
+    checkSameDump(opened);
+    const sorted = chainParts(opened, opened[0].headers.maxMapnr);
+    const { bitmap2, numDumpable } = readBitmap2(sorted[0]);
     out = new Output(output, opts.force);
-    // main header, sub-header with the split fields cleared, notes, bitmaps
-    out.write(src0.rawHeader, 0);
-    const sub = Buffer.from(src0.rawSub);
-    KdumpSubHeader.encode({ split: 0, start_pfn: 0, end_pfn: 0, start_pfn_64: 0, end_pfn_64: 0 }, sub);
-    out.write(sub, bs * DISK_DUMP_HEADER_BLOCKS);
-    const copies: { off: number; len: number; what: string }[] = [];
-    if (h.header_version >= 4 && sub0.offset_note !== 0 && sub0.size_note !== 0) {
-      copies.push({ off: sub0.offset_note, len: sub0.size_note, what: 'note segment' });
-    }
-    if (h.header_version >= 3 && sub0.offset_vmcoreinfo !== 0 && sub0.size_vmcoreinfo !== 0) {
-      copies.push({ off: sub0.offset_vmcoreinfo, len: sub0.size_vmcoreinfo, what: 'VMCOREINFO' });
-    }
-    for (const c of copies) {
-      if (c.off < bs * DISK_DUMP_HEADER_BLOCKS || c.off + c.len > offsetBitmap1) {
-        throw new DumpError('bad-kdump', `${src0.path}: its ${c.what} (${c.len} bytes at offset ${c.off}) lies outside the sub-header area`);
-      }
-      copyRange(src0, c.off, out, c.off, c.len, c.what);
-    }
-    copyRange(src0, offsetBitmap1, out, offsetBitmap1, bitmapsLen, 'bitmaps');
-
-    // descriptors and page data
-    const dataStart = offsetDesc + PageDesc.size * numDumpable;
-    const descs = new SeqWriter(out, offsetDesc, DESC_BATCH * PageDesc.size);
-    const data = new SeqWriter(out, dataStart, COPY_CHUNK);
-    const zeroDesc = Buffer.alloc(PageDesc.size);
-    const lostDesc = Buffer.alloc(PageDesc.size);
-    const excludeZero = (dumpLevel & DL_EXCLUDE_ZERO) !== 0;
-    if (excludeZero) {
-      PageDesc.encode({ offset: dataStart, size: bs, flags: 0, page_flags: 0n }, zeroDesc);
-      data.put(Buffer.alloc(bs));
-    }
-    const inDesc = Buffer.allocUnsafe(DESC_BATCH * PageDesc.size);
-    const outDesc = Buffer.alloc(PageDesc.size);
-    let written = 0;
-    for (const p of sorted) {
-      const reader = new WindowReader(p);
-      let k = 0; // descriptor index inside this part
-      let have = 0; // descriptors in inDesc
-      let base = 0; // index of inDesc's first descriptor
-      for (let pfn = p.start; pfn < p.end; pfn++) {
-        if ((pfn & 7) === 0 && bitmap2[pfn >> 3] === 0 && pfn + 8 <= p.end) {
-          pfn += 7;
-          continue;
-        }
-        if (!isDumpable(pfn)) continue;
-        if (k >= base + have) {
-          base = k;
-          const got = preadFull(p.fd, inDesc, 0, inDesc.length, offsetDesc + k * PageDesc.size);
-          have = Math.floor(got / PageDesc.size);
-          if (have === 0) {
-            throw new DumpError('truncated', `${p.path} is truncated: no page descriptor for pfn ${hexPfn(pfn)} (descriptor ${k})`);
-          }
-        }
-        const at = (k - base) * PageDesc.size;
-        k++;
-        written++;
-        const offset = inDesc.readBigInt64LE(at);
-        const size = inDesc.readUInt32LE(at + 8);
-        if (excludeZero && offset === BigInt(dataStart)) {
-          descs.put(zeroDesc);
-          continue;
-        }
-        if (offset === 0n) {
-          // lost in an incomplete dump: stays lost
-          descs.put(lostDesc);
-          continue;
-        }
-        if (offset < 0n || size > bs) {
-          throw new DumpError('bad-kdump',
-            `${p.path}: the page descriptor of pfn ${hexPfn(pfn)} (offset ${offset}, size ${size}) is corrupt`);
-        }
-        const bytes = offset + BigInt(size) > BigInt(p.size) ? undefined : reader.get(Number(offset), size);
-        if (!bytes) {
-          throw new DumpError('truncated', `${p.path} is truncated: the page data of pfn ${hexPfn(pfn)} is missing`);
-        }
-        inDesc.copy(outDesc, 0, at, at + PageDesc.size);
-        outDesc.writeBigInt64LE(BigInt(data.at), 0);
-        descs.put(outDesc);
-        data.put(bytes);
-      }
-    }
-    if (written !== numDumpable) {
-      throw new DumpError('split-mismatch', `the parts hold ${written} pages, the bitmap says ${numDumpable}`);
-    }
-    descs.flush();
-    data.flush();
-
-    // eraseinfo, each part's own, in pfn order
-    const offsetEraseinfo = data.at;
-    let sizeEraseinfo = 0;
-    for (const p of sorted) {
-      if (p.sizeEraseinfo === 0) continue;
-      copyRange(p, p.offsetEraseinfo, out, offsetEraseinfo + sizeEraseinfo, p.sizeEraseinfo, 'eraseinfo');
-      sizeEraseinfo += p.sizeEraseinfo;
-    }
-    if (sizeEraseinfo > 0) {
-      KdumpSubHeader.encode({ offset_eraseinfo: offsetEraseinfo, size_eraseinfo: sizeEraseinfo }, sub);
-      out.write(sub, bs * DISK_DUMP_HEADER_BLOCKS);
-    }
-    const bytes = offsetEraseinfo + sizeEraseinfo;
+    const sub = writeHeadersAndBitmaps(out, sorted[0]);
+    const { pages, dataEnd } = joinPages(out, sorted, bitmap2, numDumpable);
+    const bytes = appendEraseinfo(out, sorted, sub, dataEnd);
     fs.closeSync(out.fd);
     ok = true;
-    return { bytes, pages: written };
+    return { bytes, pages };
   } finally {
     for (const p of opened) fs.closeSync(p.fd);
     if (!ok && out) {

@@ -2,6 +2,7 @@
 // writes there (a file) or frames each write as a flattened record (a stream, -F).
 import * as fs from 'fs';
 import { DumpError, NoSpaceError, isNoSpace } from '../util/errors';
+import { createOutputFile } from '../util/file';
 
 export interface DumpSink {
   readonly name: string;
@@ -19,8 +20,10 @@ export interface DumpSink {
    * want of room, nor stop half way on a full disk.
    */
   reserve?(pos: number, len: number): Promise<void>;
-  /** Reads back bytes already written (rewriting the header on ENOSPC); undefined for streams. */
+  /** Reads back bytes already written (rewriting the header on ENOSPC); undefined where nothing is kept (streams, --dry-run). */
   readBack?(buf: Uint8Array, pos: number): void;
+  /** Writes the device cut short, for the writer to repair what they left (a file's; undefined elsewhere). */
+  readonly shortWrites?: readonly ShortWrite[];
   /** Whether bytes already written can be rewritten in place (false for flattened streams). */
   readonly seekable: boolean;
   /** bytes handed to write() so far */
@@ -52,6 +55,24 @@ export interface FileSinkOptions {
   syncWrites?: boolean;
 }
 
+/**
+ * Sets `bits` in the little-endian 32-bit header word at `at` of what was written (the
+ * kdump status word, the ELF e_flags): how an unfinished dump is marked incomplete.
+ * False when the sink cannot rewrite what it wrote, or the rewrite failed.
+ */
+export function setHeaderBits(sink: DumpSink, at: number, bits: number): boolean {
+  if (!sink.seekable || !sink.readBack) return false;
+  const b = Buffer.alloc(4);
+  try {
+    sink.readBack(b, at);
+    b.writeUInt32LE(b.readUInt32LE(0) | bits, 0);
+    sink.write(b, at);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 let zeroBuf = new Uint8Array(0);
 /** A shared all-zero buffer of at least len bytes (never written to, so writes may share it). */
 function zeros(len: number): Uint8Array {
@@ -71,15 +92,7 @@ export class FileSink implements DumpSink {
   readonly shortWrites: ShortWrite[] = [];
 
   constructor(readonly name: string, opts: FileSinkOptions) {
-    try {
-      this.fd = fs.openSync(name, opts.force ? 'w+' : 'wx+', 0o600);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') {
-        throw new DumpError('output-exists', `can't open the dump file ${name}: file exists (use -f to overwrite)`);
-      }
-      throw new DumpError('output-open', `can't open the dump file ${name}: ${(e as Error).message}`);
-    }
+    this.fd = createOutputFile(name, opts.force, 'dump file', true);
     this.sizeLimit = opts.sizeLimit;
     this.syncWrites = !!opts.syncWrites;
   }

@@ -65,8 +65,15 @@ export function renderMapSvg(m: MemoryMap): string {
   o.push(`<rect x="0" y="0" width="${WIDTH}" height="${height}" fill="#ffffff"/>`);
   o.push(`<text x="20" y="30" ${FONT} font-size="20" font-weight="bold" fill="#111">Physical memory by page class (as -d 31 sees it)</text>`);
   o.push(`<text x="20" y="54" ${FONT} font-size="13" fill="#333">${esc(m.input)}${m.release ? ` — Linux ${esc(m.release)}` : ''} — ${m.original} pages of ${m.pageSize} bytes (${mib(m.original, m.pageSize)} MiB) — one cell: ${m.cellPfns} pages (${fmt((m.cellPfns * m.pageSize) / 1048576, 2)} MiB), ${COLS} cells per row</text>`);
+  drawGrid(o, m, rows);
+  drawLegend(o, m, legendTop);
+  drawLevels(o, m, tableTop);
+  o.push(`</svg>`);
+  return o.join('\n') + '\n';
+}
 
-  // the grid: per cell, a stack of bands in class order; runs of cells of one class merged
+/** The grid: per cell, a stack of bands in class order; runs of cells of one class merged. */
+function drawGrid(o: string[], m: MemoryMap, rows: number): void {
   o.push(`<g id="grid" shape-rendering="crispEdges">`);
   for (let row = 0; row < rows; row++) {
     const y = TOP + row * (CELL_H + ROW_GAP);
@@ -75,29 +82,19 @@ export function renderMapSvg(m: MemoryMap): string {
     let col = 0;
     while (col < COLS && firstCell + col < m.cells) {
       const cell = firstCell + col;
-      const base = cell * NCAT;
-      let total = 0;
-      let only = -1;
-      let kinds = 0;
-      for (let k = 0; k < NCAT; k++) {
-        if (m.cellCounts[base + k] > 0) { total += m.cellCounts[base + k]; only = k; kinds++; }
-      }
       const x = LEFT + col * CELL_W;
-      if (kinds === 1) {
+      const only = onlyClass(m, cell);
+      if (only >= 0) {
         // a run of cells holding only this class
         let run = 1;
-        while (col + run < COLS && cell + run < m.cells) {
-          const b = (cell + run) * NCAT;
-          if (m.cellCounts[b + only] === 0) break;
-          let other = false;
-          for (let k = 0; k < NCAT; k++) if (k !== only && m.cellCounts[b + k] > 0) { other = true; break; }
-          if (other) break;
-          run++;
-        }
+        while (col + run < COLS && cell + run < m.cells && onlyClass(m, cell + run) === only) run++;
         o.push(`<rect x="${x}" y="${y}" width="${run * CELL_W}" height="${CELL_H}" fill="${MAP_CATEGORIES[only].color}"/>`);
         col += run;
         continue;
       }
+      const base = cell * NCAT;
+      let total = 0;
+      for (let k = 0; k < NCAT; k++) total += m.cellCounts[base + k];
       let acc = 0;
       for (let k = 0; k < NCAT; k++) {
         const n = m.cellCounts[base + k];
@@ -111,8 +108,21 @@ export function renderMapSvg(m: MemoryMap): string {
     }
   }
   o.push(`</g>`);
+}
 
-  // legend: the -d 31 figures
+/** The one class a cell's pages are all of, or -1 (none, or several). */
+function onlyClass(m: MemoryMap, cell: number): number {
+  let only = -1;
+  for (let k = 0; k < NCAT; k++) {
+    if (m.cellCounts[cell * NCAT + k] === 0) continue;
+    if (only >= 0) return -1;
+    only = k;
+  }
+  return only;
+}
+
+/** The legend: the -d 31 figures of each class. */
+function drawLegend(o: string[], m: MemoryMap, legendTop: number): void {
   o.push(`<g id="legend" ${FONT} font-size="13" fill="#111">`);
   o.push(`<text x="20" y="${legendTop - 8}" font-weight="bold">Page class</text>`);
   o.push(`<text x="460" y="${legendTop - 8}" font-weight="bold" text-anchor="end">pages</text>`);
@@ -129,8 +139,10 @@ export function renderMapSvg(m: MemoryMap): string {
     o.push(`<text x="640" y="${y + 14}" text-anchor="end">${c.key === 'hole' ? '' : `${fmt((100 * n) / present)}%`}</text>`);
   });
   o.push(`</g>`);
+}
 
-  // what each level keeps and writes
+/** What each level keeps and writes. */
+function drawLevels(o: string[], m: MemoryMap, tableTop: number): void {
   o.push(`<g id="levels" ${FONT} font-size="13" fill="#111">`);
   o.push(`<text x="20" y="${tableTop - 14}" font-weight="bold">Dump level</text>`);
   o.push(`<text x="230" y="${tableTop - 14}" font-weight="bold" text-anchor="end">pages kept</text>`);
@@ -145,8 +157,6 @@ export function renderMapSvg(m: MemoryMap): string {
   });
   o.push(`<text x="20" y="${tableTop + 24 * m.levels.length + 10}" font-size="11" fill="#555">Sizes: kdump-compressed layout plus page data; compressed sizes from ${m.sampledPages} sampled pages.</text>`);
   o.push(`</g>`);
-  o.push(`</svg>`);
-  return o.join('\n') + '\n';
 }
 
 /** The same figures as text, for the terminal. */

@@ -108,7 +108,18 @@ export function kernelVersionCode(release: string): number {
   return (Number(m[1]) << 16) | (Number(m[2]) << 8) | Math.min(Number(m[3] ?? 0), 255);
 }
 
-export function resolvePageLayout(vi: VmcoreInfo, kernelVersion: number): PageLayout {
+const V4_4 = 0x040400;
+const V4_16 = 0x041000;
+const V6_6 = 0x060600;
+
+/** An offset inside struct page that must leave room for a `width`-byte field. */
+function within(sizePage: number, o: number, width: number, what: string): number {
+  if (o < 0 || o + width > sizePage) throw new DumpError('bad-vmcoreinfo', `${what}=${o} lies outside struct page`);
+  return o;
+}
+
+/** struct page's size and the offsets of the fields every rule reads, checked for place and alignment. */
+function fieldOffsets(vi: VmcoreInfo): Pick<PageLayout, 'sizePage' | 'offFlags' | 'offMapping' | 'offRefcount' | 'offMapcount' | 'offPrivate' | 'offCompoundHead'> {
   const sizePage = need(vi.size('page'), 'SIZE(page)');
   if (sizePage < 16 || sizePage > 1024 || sizePage % 8 !== 0) {
     throw new DumpError('bad-vmcoreinfo', `implausible SIZE(page)=${sizePage}`);
@@ -139,71 +150,78 @@ export function resolvePageLayout(vi: VmcoreInfo, kernelVersion: number): PageLa
   if (offMapcount >= 0 && offMapcount % 4 !== 0) {
     throw new DumpError('bad-vmcoreinfo', `OFFSET(page._mapcount)=${offMapcount} is not 4-byte aligned`);
   }
+  return { sizePage, offFlags, offMapping, offRefcount, offMapcount, offPrivate, offCompoundHead };
+}
 
-  const v4_4 = 0x040400;
-  const v4_16 = 0x041000;
-  const sized = (o: number, width: number, what: string): number => {
-    if (o < 0 || o + width > sizePage) throw new DumpError('bad-vmcoreinfo', `${what}=${o} lies outside struct page`);
-    return o;
-  };
-  // --- where a compound head keeps its order (first match) ---
-  const generations: string[] = [];
-  let order: OrderSource;
+/** Where a compound head keeps its order (first match); its generation goes to `generations`. */
+function orderSource(vi: VmcoreInfo, kernelVersion: number, sizePage: number, offCompoundHead: number, generations: string[]): OrderSource {
   const pageOrder = vi.offset('page.compound_order');
   const folioOrder = vi.offset('folio._folio_order');
   const lruOff = vi.offset('page.lru');
   if (pageOrder !== undefined) {
-    order = { kind: 'offset', offset: sized(pageOrder, 2, 'OFFSET(page.compound_order)'), width: kernelVersion >= v4_16 ? 1 : 2 };
     generations.push('order in page.compound_order (4.16-6.2)');
-  } else if (folioOrder !== undefined) {
+    return { kind: 'offset', offset: within(sizePage, pageOrder, 2, 'OFFSET(page.compound_order)'), width: kernelVersion >= V4_16 ? 1 : 2 };
+  }
+  if (folioOrder !== undefined) {
     // exported relative to the folio (the head page): the first tail starts SIZE(page) later
-    order = { kind: 'offset', offset: sized(folioOrder - sizePage, 1, 'OFFSET(folio._folio_order)'), width: 1 };
     generations.push('order in folio._folio_order (6.3-6.5)');
-  } else if (kernelVersion !== 0 && kernelVersion < v4_4 && lruOff !== undefined && vi.offset('list_head.prev') !== undefined) {
-    order = { kind: 'offset', offset: sized(lruOff + vi.offset('list_head.prev')!, 2, 'order offset'), width: 2 };
+    return { kind: 'offset', offset: within(sizePage, folioOrder - sizePage, 1, 'OFFSET(folio._folio_order)'), width: 1 };
+  }
+  if (kernelVersion !== 0 && kernelVersion < V4_4 && lruOff !== undefined && vi.offset('list_head.prev') !== undefined) {
     generations.push('order in page.lru (before 4.4)');
-  } else if (offCompoundHead >= 0 && kernelVersion >= 0x060600) {
+    return { kind: 'offset', offset: within(sizePage, lruOff + vi.offset('list_head.prev')!, 2, 'order offset'), width: 2 };
+  }
+  if (offCompoundHead >= 0 && kernelVersion >= V6_6) {
     // 6.6 moved the order into the low byte of the first tail page's flags and exports
     // no offset for it; a kernel that exports neither older key has it there
-    order = { kind: 'tail-flags' };
     generations.push('order in the first tail page\'s flags (6.6+)');
-  } else {
-    order = { kind: 'none' };
-    generations.push('compound order unknown: compound pages are taken page by page');
+    return { kind: 'tail-flags' };
   }
+  generations.push('compound order unknown: compound pages are taken page by page');
+  return { kind: 'none' };
+}
 
-  // --- how page types are encoded ---
-  const buddyRaw = vi.number('PAGE_BUDDY_MAPCOUNT_VALUE');
-  const typeScheme: TypeScheme = buddyRaw !== undefined && ((buddyRaw >>> 0) & 0x00ffffff) === 0 ? 'top-byte' : 'inverted';
-  generations.push(typeScheme === 'top-byte' ? 'page types in the top byte of page_type (6.12+)' : 'page types as inverted bits of _mapcount (up to 6.11)');
-
-  // --- hugetlb (first match) ---
-  let hugetlb: HugetlbMarker = { kind: 'none' };
+/** How a hugetlb page is told (first match). */
+function hugetlbMarker(vi: VmcoreInfo, kernelVersion: number, sizePage: number): HugetlbMarker {
   const hugeType = vi.number('PAGE_HUGETLB_MAPCOUNT_VALUE');
   const pgHugetlb = vi.number('PG_hugetlb');
   const hugeDtor = vi.number('HUGETLB_PAGE_DTOR');
   const freeHugePage = vi.symbol('free_huge_page');
+  const lruOff = vi.offset('page.lru');
   const dtorOffset = vi.offset('page.compound_dtor') ?? (vi.offset('folio._folio_dtor') !== undefined ? vi.offset('folio._folio_dtor')! - sizePage : undefined)
-    ?? (kernelVersion !== 0 && kernelVersion < v4_4 && lruOff !== undefined && vi.offset('list_head.next') !== undefined ? lruOff + vi.offset('list_head.next')! : undefined);
-  if (hugeType !== undefined) {
-    hugetlb = { kind: 'page-type', value: hugeType | 0 };
-  } else if (pgHugetlb !== undefined) {
-    hugetlb = { kind: 'tail-flag', bit: bitNumber(pgHugetlb, 0, 'PG_hugetlb') };
-  } else if (dtorOffset !== undefined && hugeDtor !== undefined) {
-    hugetlb = { kind: 'dtor', offset: sized(dtorOffset, 2, 'compound_dtor offset'), width: kernelVersion >= v4_16 || vi.offset('folio._folio_dtor') !== undefined ? 1 : 2, value: hugeDtor };
-  } else if (dtorOffset !== undefined && freeHugePage !== undefined) {
-    hugetlb = { kind: 'dtor-pointer', offset: sized(dtorOffset, 8, 'compound_dtor offset'), value: freeHugePage };
+    ?? (kernelVersion !== 0 && kernelVersion < V4_4 && lruOff !== undefined && vi.offset('list_head.next') !== undefined ? lruOff + vi.offset('list_head.next')! : undefined);
+  if (hugeType !== undefined) return { kind: 'page-type', value: hugeType | 0 };
+  if (pgHugetlb !== undefined) return { kind: 'tail-flag', bit: bitNumber(pgHugetlb, 0, 'PG_hugetlb') };
+  if (dtorOffset !== undefined && hugeDtor !== undefined) {
+    return { kind: 'dtor', offset: within(sizePage, dtorOffset, 2, 'compound_dtor offset'), width: kernelVersion >= V4_16 || vi.offset('folio._folio_dtor') !== undefined ? 1 : 2, value: hugeDtor };
   }
+  if (dtorOffset !== undefined && freeHugePage !== undefined) {
+    return { kind: 'dtor-pointer', offset: within(sizePage, dtorOffset, 8, 'compound_dtor offset'), value: freeHugePage };
+  }
+  return { kind: 'none' };
+}
 
-  // --- slab ---
+/** How a slab page is told. */
+function slabMarker(vi: VmcoreInfo, kernelVersion: number): SlabMarker {
   const slabType = vi.number('PAGE_SLAB_MAPCOUNT_VALUE');
   const pgSlab = vi.number('PG_slab');
-  let slab: SlabMarker;
-  if (slabType !== undefined) slab = { kind: 'page-type', value: slabType | 0 };
-  else if (pgSlab !== undefined) slab = { kind: 'flag', bit: bitNumber(pgSlab, 0, 'PG_slab') };
+  if (slabType !== undefined) return { kind: 'page-type', value: slabType | 0 };
+  if (pgSlab !== undefined) return { kind: 'flag', bit: bitNumber(pgSlab, 0, 'PG_slab') };
   // makedumpfile's fallback bit 7 is right for old kernels only: from 6.6 it is PG_waiters
-  else if (kernelVersion !== 0 && kernelVersion < 0x060600) slab = { kind: 'flag', bit: PG_SLAB_ORIGINAL };
-  else slab = { kind: 'none' };
+  if (kernelVersion !== 0 && kernelVersion < V6_6) return { kind: 'flag', bit: PG_SLAB_ORIGINAL };
+  return { kind: 'none' };
+}
+
+export function resolvePageLayout(vi: VmcoreInfo, kernelVersion: number): PageLayout {
+  const fields = fieldOffsets(vi);
+  const generations: string[] = [];
+  const order = orderSource(vi, kernelVersion, fields.sizePage, fields.offCompoundHead, generations);
+  // --- how page types are encoded ---
+  const buddyRaw = vi.number('PAGE_BUDDY_MAPCOUNT_VALUE');
+  const typeScheme: TypeScheme = buddyRaw !== undefined && ((buddyRaw >>> 0) & 0x00ffffff) === 0 ? 'top-byte' : 'inverted';
+  generations.push(typeScheme === 'top-byte' ? 'page types in the top byte of page_type (6.12+)' : 'page types as inverted bits of _mapcount (up to 6.11)');
+  const hugetlb = hugetlbMarker(vi, kernelVersion, fields.sizePage);
+  const slab = slabMarker(vi, kernelVersion);
 
   const pgLru = bitNumber(vi.number('PG_lru'), PG_LRU_ORIGINAL, 'PG_lru');
   const pgPrivate = bitNumber(vi.number('PG_private'), PG_PRIVATE_ORIGINAL, 'PG_private');
@@ -216,16 +234,15 @@ export function resolvePageLayout(vi: VmcoreInfo, kernelVersion: number): PageLa
   const headMask = BigInt.asUintN(64, BigInt(vi.numberBig('PG_head_mask') ?? (1n << BigInt(vi.number('PG_head') ?? PG_COMPOUND_ORIGINAL))));
 
   const layout: PageLayout = {
-    generation: generations.join('; '),
-    sizePage, offFlags, offMapping, offRefcount, offMapcount, offPrivate, offCompoundHead,
+    generation: generations.join('; '), ...fields,
     typeScheme, order, hugetlb, slab,
     pgLru, pgPrivate, pgSwapcache, pgSwapbacked, pgHwpoison,
     headMaskLo: Number(headMask & 0xffffffffn), headMaskHi: Number(headMask >> 32n),
   };
   // setup_page_is_buddy: by type needs page.private, the buddy value and page._mapcount;
   // PG_buddy (2.6.17-2.6.37) only when no buddy value is exported
-  if (offPrivate >= 0) {
-    if (buddyRaw !== undefined && offMapcount >= 0) layout.buddyValue = buddyRaw | 0;
+  if (fields.offPrivate >= 0) {
+    if (buddyRaw !== undefined && fields.offMapcount >= 0) layout.buddyValue = buddyRaw | 0;
     else if (vi.number('PG_buddy') !== undefined) layout.pgBuddy = bitNumber(vi.number('PG_buddy'), 0, 'PG_buddy');
   }
   const ov = vi.number('PAGE_OFFLINE_MAPCOUNT_VALUE');

@@ -224,7 +224,8 @@ const STATE_FINALIZED = 2;
 const MAX_COUNT_BITS = 26;
 const MAX_SIZE_BITS = 30;
 
-function dumpLockless(vi: VmcoreInfo, tr: VirtReader, partial: boolean, out: ChunkOut): void {
+/** Where the lockless ring buffer's fields are, each checked to lie inside its struct. */
+function locklessLayout(vi: VmcoreInfo) {
   const sizeRb = needSize(vi, 'printk_ringbuffer');
   const offDescRing = needOffset(vi, 'printk_ringbuffer.desc_ring');
   const offTextRing = needOffset(vi, 'printk_ringbuffer.text_data_ring');
@@ -244,6 +245,11 @@ function dumpLockless(vi: VmcoreInfo, tr: VirtReader, partial: boolean, out: Chu
   const sizeInfo = needSize(vi, 'printk_info');
   const offTs = inside(needOffset(vi, 'printk_info.ts_nsec'), 8, sizeInfo, 'printk_info.ts_nsec');
   const offTextLen = inside(needOffset(vi, 'printk_info.text_len'), 2, sizeInfo, 'printk_info.text_len');
+  return { sizeRb, offCountBits, offDescs, offInfos, offHead, offTail, offSizeBits, offData, sizeDesc, offState, offBegin, offNext, sizeInfo, offTs, offTextLen };
+}
+
+function dumpLockless(vi: VmcoreInfo, tr: VirtReader, partial: boolean, out: ChunkOut): void {
+  const { sizeRb, offCountBits, offDescs, offInfos, offHead, offTail, offSizeBits, offData, sizeDesc, offState, offBegin, offNext, sizeInfo, offTs, offTextLen } = locklessLayout(vi);
 
   const rbVa = readU64(tr, needSymbol(vi, 'prb'), 'the prb pointer');
   const rb = readBytes(tr, rbVa, sizeRb, 'the printk ring buffer (prb)');
@@ -427,33 +433,7 @@ export function walkRecords(buf: Buffer, L: LogLayout, firstIdx: number, nextIdx
       length++;
       if (slow === fast) {
         ending = 'cycle';
-        // find the cycle's first element and write up to it plus one lap
-        let s = firstIdx;
-        let f = firstIdx;
-        for (let k = 0; k < length; k++) f = next(f);
-        let mu = 0;
-        while (s !== f) {
-          s = next(s);
-          f = next(f);
-          mu++;
-        }
-        const first = s;
-        let remaining = length;
-        let p = firstIdx;
-        let inCycle = false;
-        count = 0;
-        // makedumpfile counts down the lap from the first record *read as* the cycle's first
-        // element; when no record is (a cycle that starts at an end marker) it would write
-        // forever: stop after prefix + two laps.
-        const limit = mu + 2 * length;
-        while (remaining > 0 && count < limit) {
-          const lp = fromPtr(p);
-          count++;
-          p = next(p);
-          if (lp === first) inCycle = true;
-          if (inCycle) remaining--;
-        }
-        badIdx = p;
+        ({ count, badIdx } = recordsUpToCycle(firstIdx, length, next, fromPtr));
         break;
       }
       if (fast < 0 || fast > lastOk) {
@@ -477,4 +457,39 @@ export function walkRecords(buf: Buffer, L: LogLayout, firstIdx: number, nextIdx
   }
   if (ending === 'cycle') throw new DmesgCorruptError(corrupt('a cycle of records', badIdx));
   if (ending === 'outside') throw new DmesgCorruptError(corrupt('a record index outside the buffer', badIdx));
+}
+
+/**
+ * For a walk from firstIdx that runs into a cycle of `length` records: how many records
+ * makedumpfile writes (those up to the cycle's first element, then one lap), and where it
+ * stops.
+ */
+function recordsUpToCycle(firstIdx: number, length: number, next: (p: number) => number, fromPtr: (p: number) => number):
+  { count: number; badIdx: number } {
+  let s = firstIdx;
+  let f = firstIdx;
+  for (let k = 0; k < length; k++) f = next(f);
+  let mu = 0;
+  while (s !== f) {
+    s = next(s);
+    f = next(f);
+    mu++;
+  }
+  const first = s;
+  let remaining = length;
+  let p = firstIdx;
+  let inCycle = false;
+  let count = 0;
+  // makedumpfile counts down the lap from the first record *read as* the cycle's first
+  // element; when no record is (a cycle that starts at an end marker) it would write
+  // forever: stop after prefix + two laps.
+  const limit = mu + 2 * length;
+  while (remaining > 0 && count < limit) {
+    const lp = fromPtr(p);
+    count++;
+    p = next(p);
+    if (lp === first) inCycle = true;
+    if (inCycle) remaining--;
+  }
+  return { count, badIdx: p };
 }

@@ -10,6 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { decodeRunsInto, encodeRuns } from '../codec/bitmap-runs';
+import type { OutputBitmapStore } from '../format/dump-writer';
 
 interface Slot {
   /** in memory, or at `fileOffset` of the spill file, or as it is at `fileOffset` of the output */
@@ -18,14 +19,6 @@ interface Slot {
   fileOffset: number;
   packedLen: number;
   len: number;
-}
-
-/** The dump file's 2nd bitmap, where cycles are stored as they will stay. */
-export interface OutputBitmapStore {
-  write(buf: Uint8Array, pos: number): void;
-  read(buf: Uint8Array, pos: number): void;
-  /** file offset of the cycle's first bitmap byte */
-  offsetOf(cycle: number): number;
 }
 
 export class BitmapCache {

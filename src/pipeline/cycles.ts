@@ -93,3 +93,15 @@ export function planCycles(p: CyclePlanInput): CyclePlan {
   const sliceSections = Math.max(1, Math.min(MAX_SLICE_SECTIONS, Math.ceil(cycleSections / wanted)));
   return { mode, bufsize, cyclePfns, slicePfns: sliceSections * p.pagesPerSection, messages };
 }
+
+/** Cycle `index`'s pfns: [start, end). */
+export interface CycleBounds {
+  index: number;
+  start: number;
+  end: number;
+}
+
+export function cycleBounds(cyclePfns: number, maxMapnr: number, index: number): CycleBounds {
+  const start = index * cyclePfns;
+  return { index, start, end: Math.min(start + cyclePfns, maxMapnr) };
+}

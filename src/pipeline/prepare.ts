@@ -1,20 +1,17 @@
-// Opens the input, builds the kernel model and decides how the run is cut and executed.
-// Everything later stages need is in the DumpJob.
+// Opens the input, builds the kernel model and decides how the run is cut and executed:
+// the plan (plain values, fixed for the run) and the threads that will do the work.
 import * as os from 'os';
 import type { CodecName } from '../codec';
-import { C_ZERO, DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXCLUDE_USER_DATA, DL_EXCLUDE_ZERO, NUM_COUNTERS } from '../filter/dump-level';
+import { DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXCLUDE_USER_DATA, DL_EXCLUDE_ZERO } from '../filter/dump-level';
 import { ScanSetup, scanNeeded } from '../filter/page-scan';
-import { PfnRange, PfnSets, bitmapPfnSets, loadPfnSets, rangePfnSets } from '../filter/pfn-ranges';
+import { PfnSets, bitmapPfnSets, loadPfnSets, rangePfnSets } from '../filter/pfn-ranges';
 import { KernelModel, buildKernelModel } from '../kernel/kernel-model';
 import { NEWEST_VERIFIED_KERNEL, NEWEST_VERIFIED_KERNEL_NAME, hasBuddyTest } from '../kernel/page-layout';
 import { DumpError, EXIT_WRONG_RELEASE, printable } from '../util/errors';
 import type { Messages } from '../util/messages';
-import { KdumpVmcore } from '../vmcore/kdump-vmcore';
 import { DumpInput, openInput } from '../vmcore/open';
-import { BitmapCache } from './bitmap-cache';
 import { CyclePlan, planCycles } from './cycles';
 import { Executor, InlineExecutor, PoolExecutor } from './executor';
-import { Progress } from './progress';
 import { WorkerContext, WorkerSetup, createWorkerContext } from './setup';
 
 export interface DumpOptions {
@@ -50,46 +47,49 @@ export interface DumpOptions {
   noMmap?: boolean;
 }
 
-export interface DumpStats {
-  memMapBytes: number;
-  unreadablePfns: number;
-  /** pass 2: dumpable pages whose data could not be read from the input (descriptors say "lost") */
-  unreadPages: number;
-  badOrderPfns: number;
-  rescannedCycles: number;
-  scanMs: number;
-  writeMs: number;
-  startedAt: number;
-  /** from the process's start to this dump's start: Node's own start-up and loading the CLI */
-  startupMs: number;
+/**
+ * What a dump is, decided from the options and the input before pass 1: plain values,
+ * fixed for the run, handed to the parts that need them.
+ */
+export interface DumpPlan {
+  /** the input's path, for messages */
+  readonly input: string;
+  /** the options' level, or more when refiltering a dump written at a higher one */
+  readonly dumpLevel: number;
+  readonly pageSize: number;
+  readonly maxMapnr: number;
+  /** worker threads (1: none, the work runs on this thread) */
+  readonly threads: number;
+  /** how the pfn space is cut (cycles, slices) and how makedumpfile would build its 1st bitmap */
+  readonly cycles: CyclePlan;
+  readonly numCycles: number;
+  /** the bitmaps' starting points: PT_LOAD coverage, or the refiltered dump's bitmaps */
+  readonly pfns: PfnSets;
+  /** the struct-page scan, when the level reads struct pages */
+  readonly scan?: ScanSetup;
+  /** what each worker thread opens and builds */
+  readonly worker: WorkerSetup;
+  /** pass 1 also reads every dumpable page and drops the all-zero ones (-E, --mem-usage with bit 1) */
+  readonly zeroScan: boolean;
+  /** -e: the struct pages of excluded memory leave the 2nd bitmap once it is known */
+  readonly excludeVmemmap: boolean;
+  /** memory for the compressed 2nd bitmap between the passes, and --work-dir to spill it to */
+  readonly bitmapCacheBytes: number;
+  readonly workDir?: string;
 }
 
-export interface DumpJob {
-  opts: DumpOptions;
-  msgs: Messages;
-  vm: DumpInput;
-  km: KernelModel;
-  dumpLevel: number;
-  pageSize: number;
-  maxMapnr: number;
-  plan: CyclePlan;
-  sets: PfnSets;
-  numCycles: number;
-  scanSetup?: ScanSetup;
-  workerSetup: WorkerSetup;
-  executor: Executor;
-  /** context of this thread (the inline executor's, and for reads of the coordinator) */
-  local: WorkerContext;
-  counts: Float64Array;
-  /** ranges cleared by exclusions that ran past the slice they were found in */
-  carried: { start: number; end: number }[];
-  /** -e: physical pages holding struct pages of excluded memory, cleared after the scan */
-  vmemmapExcluded: PfnRange[];
-  cache: BitmapCache;
-  cycleDumpable: Float64Array;
-  numDumpable: number;
-  stats: DumpStats;
-  progress: Progress;
+/** A dump ready for pass 1: its plan and kernel, the open input and the threads that work on it. */
+export interface PreparedDump {
+  readonly plan: DumpPlan;
+  readonly kernel: KernelModel;
+  readonly input: DumpInput;
+  readonly executor: Executor;
+  /** this thread's context: the inline executor's, and for reads of the coordinator */
+  readonly local: WorkerContext;
+  readonly msgs: Messages;
+  /** when the dump started (ms since the epoch), and Node's start-up and CLI loading before it */
+  readonly startedAt: number;
+  readonly startupMs: number;
 }
 
 /** CPUs this process may run on (affinity, cgroup limits), as the default thread count. */
@@ -127,102 +127,110 @@ export function chooseThreads(option: number | undefined, inputBytes: number): n
 /** Default memory for the compressed 2nd-bitmap cache. */
 export const DEFAULT_BITMAP_CACHE = 32 << 20;
 
-export function prepareDump(opts: DumpOptions, msgs: Messages): DumpJob {
+export function prepareDump(opts: DumpOptions, msgs: Messages): PreparedDump {
   const startedAt = Date.now();
   // time since the process started; process.uptime, unlike the performance global, loads
   // no module (perf_hooks and eight internal ones)
   const startupMs = Math.round(process.uptime() * 1000);
-  const vm = openInput(opts.input);
+  const input = openInput(opts.input);
   try {
-    const kd = vm instanceof KdumpVmcore ? vm : undefined;
-    if (kd && opts.elf) {
-      throw new DumpError('elf-from-kdump', `'-E' option is disable, because ${opts.input} is kdump compressed format`);
-    }
-    let level = opts.dumpLevel;
-    if (kd) {
-      // refiltering cannot bring back what the input left out: its level is kept (update_dump_level)
-      const merged = level | kd.sub.dump_level;
-      if (merged !== level) {
-        msgs.msg(`dump_level is changed to ${merged}, because ${opts.input} was created by dump_level(${kd.sub.dump_level}).`);
-        level = merged;
-      }
-    }
-    const needLayout = (level & (DL_EXCLUDE_CACHE | DL_EXCLUDE_CACHE_PRI | DL_EXCLUDE_USER_DATA | DL_EXCLUDE_FREE)) !== 0;
-    const vmcoreinfo = opts.vmcoreinfoText ?? vm.vmcoreinfo?.text;
-    if (vmcoreinfo !== undefined) debugVmcoreinfo(vmcoreinfo, msgs);
-    if (vmcoreinfo === undefined && level > DL_EXCLUDE_ZERO) {
-      throw new DumpError('no-vmcoreinfo',
-        `${opts.input} has no VMCOREINFO note: dump level ${level} needs it (only -d 0 and -d 1 work without it, or give -i VMCOREINFO)`);
-    }
-    const km = buildKernelModel(vm, vmcoreinfo, {
-      warn: (m) => msgs.warn(m), needPageLayout: needLayout, arch: vm.arch,
-      maxMapnr: kd?.maxMapnr, physBase: kd ? kd.sub.phys_base : undefined,
-    });
-    if (opts.vmcoreinfoText !== undefined && km.release && km.vmcoreinfo && km.vmcoreinfo.osRelease !== km.release) {
-      throw new DumpError('wrong-release', `${opts.vmcoreinfoFile ?? 'VMCOREINFO'} and ${opts.input} don't match (release ${printable(km.vmcoreinfo.osRelease)} vs ${printable(km.release)})`, EXIT_WRONG_RELEASE);
-    }
-    const newer = newerKernelNote(km.release, km.kernelVersion);
-    if (newer) msgs.warn(newer);
-    if (km.layout) msgs.debug(`struct page layout: ${km.layout.generation}`);
-    if (opts.vtop !== undefined) printVtop(km.translator, opts.vtop, msgs);
-    const pageSize = km.pageSize;
-    const maxMapnr = km.maxMapnr;
-    const pagesPerSection = km.memmap?.pagesPerSection ?? 32768;
-
-    const threads = chooseThreads(opts.numThreads, maxMapnr * pageSize);
-    const plan = planCycles({
-      maxMapnrLoads: km.maxMapnrLoads, maxMapnr, pagesPerSection, cyclicBufferKiB: opts.cyclicBufferKiB,
-      numThreadsOption: opts.numThreads ?? 0, numDumpfiles: opts.numDumpfiles ?? 1,
-      forceOneCycle: !!opts.forceOneCycle || !!kd, freeMemory: opts.freeMemory, threads,
-    });
-    for (const m of plan.messages) msgs.msg(m);
-    const sets: PfnSets = kd
-      ? bitmapPfnSets(kd.bitmap1, kd.bitmap2, maxMapnr)
-      : rangePfnSets(loadPfnSets(vm.loads, pageSize, maxMapnr, plan.mode));
-
-    let scanSetup: ScanSetup | undefined;
-    if (km.layout && km.memmap && scanNeeded(km.layout, level)) {
-      scanSetup = { layout: km.layout, dumpLevel: level, maxMapnr, ranges: km.memmap.ranges, inSegs: sets.inSegs };
-    }
-    if (km.layout && (level & DL_EXCLUDE_FREE) && !hasBuddyTest(km.layout)) {
-      msgs.warn('this kernel exports no PageBuddy marker; free pages cannot be told from mem_map and are kept');
-    }
-    const workerSetup: WorkerSetup = {
-      input: { kind: vm.kind, path: opts.input },
-      pageSize,
-      translator: km.translator?.desc,
-      scan: scanSetup,
-      codec: opts.codec,
-      excludeZero: (level & DL_EXCLUDE_ZERO) !== 0,
-      mapInput: !opts.noMmap,
-    };
-    const local = createWorkerContext(workerSetup, vm);
-    const scanOnThisThread = !!scanSetup && memMapBytesToScan(scanSetup) <= SMALL_SCAN_BYTES;
+    const level = effectiveLevel(input, opts, msgs);
+    const kernel = kernelOf(input, level, opts, msgs);
+    const plan = planDump(input, kernel, level, opts, msgs);
+    const local = createWorkerContext(plan.worker, input);
+    const threads = plan.threads;
+    const scanOnThisThread = !!plan.scan && memMapBytesToScan(plan.scan) <= SMALL_SCAN_BYTES;
     const executor: Executor = threads > 1
-      ? new PoolExecutor(threads, workerSetup, scanOnThisThread ? local : undefined)
+      ? new PoolExecutor(threads, plan.worker, scanOnThisThread ? local : undefined)
       : new InlineExecutor(local);
-    const numCycles = Math.max(1, Math.ceil(maxMapnr / plan.cyclePfns));
-    const counts = new Float64Array(NUM_COUNTERS);
-    counts[C_ZERO] = 0;
-    return {
-      opts, msgs, vm, km, dumpLevel: level, pageSize, maxMapnr, plan, sets, numCycles, scanSetup, workerSetup,
-      executor, local, counts, carried: [], vmemmapExcluded: [],
-      cache: new BitmapCache(opts.bitmapCacheBytes ?? DEFAULT_BITMAP_CACHE, opts.workDir),
-      cycleDumpable: new Float64Array(numCycles), numDumpable: 0,
-      stats: { memMapBytes: 0, unreadablePfns: 0, unreadPages: 0, badOrderPfns: 0, rescannedCycles: 0, scanMs: 0, writeMs: 0, startedAt, startupMs },
-      progress: new Progress(msgs),
-    };
+    return { plan, kernel, input, executor, local, msgs, startedAt, startupMs };
   } catch (e) {
-    vm.close();
+    input.close();
     throw e;
   }
 }
 
-export async function closeJob(job: DumpJob): Promise<void> {
-  job.progress.stop();
-  job.cache.close();
-  await job.executor.close();
-  job.vm.close();
+/** The dump level a refiltered dump keeps: what its input left out cannot come back (update_dump_level). */
+function effectiveLevel(input: DumpInput, opts: DumpOptions, msgs: Messages): number {
+  const earlier = input.earlierDump;
+  if (earlier && opts.elf) {
+    throw new DumpError('elf-from-kdump', `'-E' option is disable, because ${opts.input} is kdump compressed format`);
+  }
+  const level = opts.dumpLevel;
+  const merged = level | (earlier?.dumpLevel ?? 0);
+  if (merged !== level) {
+    msgs.msg(`dump_level is changed to ${merged}, because ${opts.input} was created by dump_level(${earlier!.dumpLevel}).`);
+  }
+  return merged;
+}
+
+/** The kernel model the level needs (struct page layouts when it filters by page class), with its messages. */
+function kernelOf(input: DumpInput, level: number, opts: DumpOptions, msgs: Messages): KernelModel {
+  const vmcoreinfo = opts.vmcoreinfoText ?? input.vmcoreinfo?.text;
+  if (vmcoreinfo !== undefined) debugVmcoreinfo(vmcoreinfo, msgs);
+  if (vmcoreinfo === undefined && level > DL_EXCLUDE_ZERO) {
+    throw new DumpError('no-vmcoreinfo',
+      `${opts.input} has no VMCOREINFO note: dump level ${level} needs it (only -d 0 and -d 1 work without it, or give -i VMCOREINFO)`);
+  }
+  const km = buildKernelModel(input, vmcoreinfo, {
+    warn: (m) => msgs.warn(m), needPageLayout: (level & CLASS_BITS) !== 0, arch: input.arch,
+    maxMapnr: input.earlierDump?.maxMapnr, physBase: input.earlierDump?.physBase,
+  });
+  if (opts.vmcoreinfoText !== undefined && km.release && km.vmcoreinfo && km.vmcoreinfo.osRelease !== km.release) {
+    throw new DumpError('wrong-release', `${opts.vmcoreinfoFile ?? 'VMCOREINFO'} and ${opts.input} don't match (release ${printable(km.vmcoreinfo.osRelease)} vs ${printable(km.release)})`, EXIT_WRONG_RELEASE);
+  }
+  const newer = newerKernelNote(km.release, km.kernelVersion);
+  if (newer) msgs.warn(newer);
+  if (km.layout) msgs.debug(`struct page layout: ${km.layout.generation}`);
+  if (opts.vtop !== undefined) printVtop(km.translator, opts.vtop, msgs);
+  return km;
+}
+
+/** The dump level bits that need struct pages read */
+const CLASS_BITS = DL_EXCLUDE_CACHE | DL_EXCLUDE_CACHE_PRI | DL_EXCLUDE_USER_DATA | DL_EXCLUDE_FREE;
+
+/** Cycles, threads, the pfn sets and what each worker needs: the plan of the run. */
+function planDump(input: DumpInput, km: KernelModel, level: number, opts: DumpOptions, msgs: Messages): DumpPlan {
+  const { pageSize, maxMapnr } = km;
+  const earlier = input.earlierDump;
+  const threads = chooseThreads(opts.numThreads, maxMapnr * pageSize);
+  const cycles = planCycles({
+    maxMapnrLoads: km.maxMapnrLoads, maxMapnr, pagesPerSection: km.memmap?.pagesPerSection ?? 32768,
+    cyclicBufferKiB: opts.cyclicBufferKiB, numThreadsOption: opts.numThreads ?? 0, numDumpfiles: opts.numDumpfiles ?? 1,
+    forceOneCycle: !!opts.forceOneCycle || !!earlier, freeMemory: opts.freeMemory, threads,
+  });
+  for (const m of cycles.messages) msgs.msg(m);
+  const pfns: PfnSets = earlier
+    ? bitmapPfnSets(earlier.bitmap1, earlier.bitmap2, maxMapnr)
+    : rangePfnSets(loadPfnSets(input.loads, pageSize, maxMapnr, cycles.mode));
+  const scan: ScanSetup | undefined = km.layout && km.memmap && scanNeeded(km.layout, level)
+    ? { layout: km.layout, dumpLevel: level, maxMapnr, ranges: km.memmap.ranges, inSegs: pfns.inSegs }
+    : undefined;
+  if (km.layout && (level & DL_EXCLUDE_FREE) && !hasBuddyTest(km.layout)) {
+    msgs.warn('this kernel exports no PageBuddy marker; free pages cannot be told from mem_map and are kept');
+  }
+  const worker: WorkerSetup = {
+    input: { kind: input.kind, path: opts.input },
+    pageSize,
+    translator: km.translator?.desc,
+    scan,
+    codec: opts.codec,
+    excludeZero: (level & DL_EXCLUDE_ZERO) !== 0,
+    mapInput: !opts.noMmap,
+  };
+  return {
+    input: opts.input, dumpLevel: level, pageSize, maxMapnr, threads, cycles, numCycles: Math.max(1, Math.ceil(maxMapnr / cycles.cyclePfns)),
+    pfns, scan, worker,
+    zeroScan: (!!opts.elf || !!opts.memUsage) && (level & DL_EXCLUDE_ZERO) !== 0,
+    excludeVmemmap: !!opts.excludeVmemmap,
+    bitmapCacheBytes: opts.bitmapCacheBytes ?? DEFAULT_BITMAP_CACHE, workDir: opts.workDir,
+  };
+}
+
+/** Stops the threads and closes the input. */
+export async function closeJob(prep: PreparedDump): Promise<void> {
+  await prep.executor.close();
+  prep.input.close();
 }
 
 function printVtop(tr: KernelModel['translator'], va: bigint, msgs: Messages): void {

@@ -1,7 +1,8 @@
 // The end-of-run page report, with makedumpfile's lines and numbers (print_report), plus
 // what cyclodump adds (mem_map bytes read, rescans, phase times).
 import { C_CACHE, C_CACHE_PRIVATE, C_FREE, C_HWPOISON, C_OFFLINE, C_USER, C_ZERO } from '../filter/dump-level';
-import type { DumpJob } from './prepare';
+import type { PreparedDump } from './prepare';
+import type { Tally } from './tally';
 
 export interface DumpReport {
   dumpLevel: number;
@@ -31,14 +32,16 @@ export interface DumpReport {
   timeMs: { startup: number; scan: number; write: number; total: number };
 }
 
-export function buildReport(job: DumpJob, writeBytes: number, incomplete: boolean, elfExcluded?: number): DumpReport {
-  const c = job.counts;
+export function buildReport(prep: PreparedDump, tally: Tally, numDumpable: number, writeBytes: number, incomplete: boolean,
+  elfExcluded?: number): DumpReport {
+  const { plan } = prep;
+  const c = tally.counts;
   const excluded = c[C_ZERO] + c[C_CACHE] + c[C_CACHE_PRIVATE] + c[C_USER] + c[C_FREE] + c[C_HWPOISON] + c[C_OFFLINE];
-  const original = job.maxMapnr - job.sets.memoryHole;
+  const original = plan.maxMapnr - plan.pfns.memoryHole;
   return {
-    dumpLevel: job.dumpLevel,
-    codec: job.workerSetup.codec,
-    pageSize: job.pageSize,
+    dumpLevel: plan.dumpLevel,
+    codec: plan.worker.codec,
+    pageSize: plan.pageSize,
     original,
     excluded,
     zero: c[C_ZERO],
@@ -49,16 +52,16 @@ export function buildReport(job: DumpJob, writeBytes: number, incomplete: boolea
     hwpoison: c[C_HWPOISON],
     offline: c[C_OFFLINE],
     remaining: original - excluded,
-    memoryHole: job.sets.memoryHole,
-    totalPages: job.maxMapnr,
-    numDumpable: job.numDumpable,
+    memoryHole: plan.pfns.memoryHole,
+    totalPages: plan.maxMapnr,
+    numDumpable,
     writeBytes,
-    memMapBytesRead: job.stats.memMapBytes,
-    rescannedCycles: job.stats.rescannedCycles,
-    threads: job.executor.threads,
+    memMapBytesRead: tally.memMapBytes,
+    rescannedCycles: tally.rescannedCycles,
+    threads: prep.executor.threads,
     incomplete,
     elfExcluded,
-    timeMs: { startup: job.stats.startupMs, scan: job.stats.scanMs, write: job.stats.writeMs, total: Date.now() - job.stats.startedAt },
+    timeMs: { startup: prep.startupMs, scan: tally.scanMs, write: tally.writeMs, total: Date.now() - prep.startedAt },
   };
 }
 

@@ -5,8 +5,7 @@ import { createCodec } from '../codec';
 import { RepeatCache } from '../codec/repeat-cache';
 import { PageScanner, ScanSetup } from '../filter/page-scan';
 import { TranslatorDesc, rebuildTranslator } from '../translate';
-import { KdumpVmcore } from '../vmcore/kdump-vmcore';
-import { PageReader } from './page-reader';
+import { PageReader } from '../vmcore/page-reader';
 import { DumpInput, InputKind, openInput as open } from '../vmcore/open';
 
 export interface InputDesc {
@@ -47,7 +46,7 @@ export function createWorkerContext(setup: WorkerSetup, mem?: DumpInput): Worker
   const m = mem ?? own!;
   let scanner: PageScanner | undefined;
   if (setup.scan && setup.translator) {
-    scanner = new PageScanner(setup.scan, rebuildTranslator(m, setup.translator), m instanceof KdumpVmcore ? m.bitmap1 : undefined);
+    scanner = new PageScanner(setup.scan, rebuildTranslator(m, setup.translator), m.earlierDump?.bitmap1);
   }
   return {
     setup,

@@ -9,15 +9,16 @@
 // page into the first file. The parts here are balanced; --reassemble of either tool's
 // parts gives the same dump.
 import { popcountBytes } from '../filter/bitmap';
-import { FileSink } from '../format/sink';
+import { KdumpWriter } from '../format/kdump-writer';
+import { SplitWriter } from '../format/split-writer';
 import { DumpError } from '../util/errors';
 import type { Messages } from '../util/messages';
-import { checkInterrupted, onForcedExit } from '../util/interrupt';
-import { DumpOutcome, RunOptions, markIncomplete, openFileSink, repairShortWrites, unreadPagesError } from './dump';
-import { KdumpWriter, writePageStream } from './kdump-output';
-import { DumpJob, closeJob, prepareDump } from './prepare';
-import { buildReport } from './report';
-import { cycleBitmap, cycleBounds, cycleBuffer, scanPass } from './scan-pass';
+import { Coordinator, DumpOutcome } from './coordinator';
+import type { RunOptions } from './dump';
+import { kdumpFileValues } from './kdump-output';
+import { Outputs } from './outputs';
+import { PreparedDump, closeJob, prepareDump } from './prepare';
+import { FinishedBitmap, cycleBuffer } from './scan-pass';
 
 const DEFAULT_SPLITBLOCK_BYTES = 1 << 30;
 
@@ -28,14 +29,13 @@ export interface SplitOptions extends RunOptions {
 }
 
 /** Dumpable pfns per split block, from the finished 2nd bitmap. */
-async function splitblockCounts(job: DumpJob, pfnsPerBlock: number): Promise<Float64Array> {
-  const counts = new Float64Array(Math.ceil(job.maxMapnr / pfnsPerBlock));
-  const bm = cycleBuffer(job);
-  for (let c = 0; c < job.numCycles; c++) {
-    const cy = cycleBounds(job, c);
+async function splitblockCounts(bitmap: FinishedBitmap, prep: PreparedDump, pfnsPerBlock: number): Promise<Float64Array> {
+  const { plan } = prep;
+  const counts = new Float64Array(Math.ceil(plan.maxMapnr / pfnsPerBlock));
+  const bm = cycleBuffer(plan);
+  for (let c = 0; c < plan.numCycles; c++) {
+    const cy = await bitmap.read(c, bm, true);
     const view = bm.subarray(0, Math.ceil((cy.end - cy.start) / 8));
-    view.fill(0);
-    if (!job.cache.peek(c, view)) await cycleBitmap(job, c, bm);
     for (let p = cy.start; p < cy.end;) {
       const block = Math.floor(p / pfnsPerBlock);
       const end = Math.min(cy.end, (block + 1) * pfnsPerBlock);
@@ -78,72 +78,35 @@ export function splitRanges(counts: Float64Array, pfnsPerBlock: number, maxMapnr
   return ranges;
 }
 
+/** The split set's writer: one part per file, the ranges balanced by dumpable pages per split block. */
+async function splitWriter(prep: PreparedDump, bitmap: FinishedBitmap, outputs: Outputs, blockBytes: number,
+  extraStatus?: number): Promise<SplitWriter> {
+  const pfnsPerBlock = blockBytes / prep.plan.pageSize;
+  const counts = await splitblockCounts(bitmap, prep, pfnsPerBlock);
+  const ranges = splitRanges(counts, pfnsPerBlock, prep.plan.maxMapnr, bitmap.numDumpable, outputs.sinks.length);
+  // the dump's page number of each part's first page: the pages of the blocks before it
+  let firstIndex = 0;
+  let block = 0;
+  return new SplitWriter(outputs.sinks.map((sink, i) => {
+    for (; block < counts.length && block * pfnsPerBlock < ranges[i].start; block++) firstIndex += counts[block];
+    return new KdumpWriter(sink, kdumpFileValues(prep, extraStatus, { startPfn: ranges[i].start, endPfn: ranges[i].end, firstIndex }));
+  }));
+}
+
 export async function runSplitDump(opts: SplitOptions, msgs: Messages): Promise<DumpOutcome> {
   if (opts.elf) throw new DumpError('usage', 'Options for splitting dumpfile cannot be used with Elf format.');
   if (opts.flatten) throw new DumpError('usage', '--split cannot be used with -F');
-  const job = prepareDump({ ...opts, numDumpfiles: opts.outputs.length }, msgs);
-  const sinks: FileSink[] = [];
-  let parts: KdumpWriter[] = [];
-  let started = false;
-  let unregister = (): void => {};
+  const prep = prepareDump({ ...opts, numDumpfiles: opts.outputs.length }, msgs);
+  let outputs: Outputs;
+  const blockBytes = opts.splitblockKiB !== undefined ? opts.splitblockKiB * 1024 : DEFAULT_SPLITBLOCK_BYTES;
   try {
-    const blockBytes = opts.splitblockKiB !== undefined ? opts.splitblockKiB * 1024 : DEFAULT_SPLITBLOCK_BYTES;
-    if (blockBytes <= 0 || blockBytes % job.pageSize !== 0) {
-      throw new DumpError('usage', `the splitblock size must be a positive multiple of the page size (${job.pageSize} bytes)`);
+    if (blockBytes <= 0 || blockBytes % prep.plan.pageSize !== 0) {
+      throw new DumpError('usage', `the splitblock size must be a positive multiple of the page size (${prep.plan.pageSize} bytes)`);
     }
-    for (const out of opts.outputs) sinks.push(openFileSink(out, opts));
-    await scanPass(job);
-    checkInterrupted();
-    const pfnsPerBlock = blockBytes / job.pageSize;
-    const ranges = splitRanges(await splitblockCounts(job, pfnsPerBlock), pfnsPerBlock, job.maxMapnr, job.numDumpable, opts.outputs.length);
-    started = true;
-    const writers = sinks.map((sink, i) => new KdumpWriter(job, sink, {
-      extraStatus: opts.extraStatus, split: { startPfn: ranges[i].start, endPfn: ranges[i].end },
-    }));
-    parts = writers;
-    unregister = onForcedExit(() => {
-      for (let i = 0; i < sinks.length; i++) {
-        writers[i].flushWrittenDescriptorsSync();
-        repairShortWrites(sinks[i], writers[i].g, job.numDumpable);
-        markIncomplete(sinks[i]);
-      }
-    });
-    for (const w of writers) {
-      w.writeHeaders();
-      w.writeMemoryBitmap();
-    }
-    await writePageStream(job, writers);
-    if (job.stats.unreadPages > 0) throw unreadPagesError(job);
-    for (const s of sinks) s.close();
-    unregister();
-    job.progress.finish();
-    return { report: buildReport(job, sinks.reduce((a, s) => a + s.bytesWritten, 0), false) };
+    outputs = Outputs.openFiles(opts.outputs, opts);
   } catch (e) {
-    unregister();
-    if (!started) {
-      for (const s of sinks) s.discard();
-      throw e;
-    }
-    job.progress.finish();
-    const err = e instanceof DumpError ? e : new DumpError('internal', `internal error: ${(e as Error)?.message ?? String(e)}`);
-    const report = buildReport(job, sinks.reduce((a, s) => a + s.bytesWritten, 0), true);
-    // a set none of whose parts holds a page yet is deleted whole (see runDump)
-    if (!parts.some((w) => w.written > 0)) {
-      for (const s of sinks) s.discard();
-      msgs.error(`the dump files ${opts.outputs.join(', ')} held no page yet and were deleted`);
-      return { report, error: err };
-    }
-    // a full disk under any part marks every part incomplete, as makedumpfile does
-    let marked = 0;
-    for (let i = 0; i < sinks.length; i++) {
-      if (parts[i]) repairShortWrites(sinks[i], parts[i].g, job.numDumpable);
-      if (markIncomplete(sinks[i])) marked++;
-      try { sinks[i].close(); } catch { /* reported below */ }
-    }
-    if (marked === sinks.length) msgs.error(`the dump files ${opts.outputs.join(', ')} are incomplete (marked so in their headers) but readable`);
-    else msgs.error(`the dump files ${opts.outputs.join(', ')} are incomplete; ${sinks.length - marked} of them could not be marked so`);
-    return { report, error: err };
-  } finally {
-    await closeJob(job);
+    await closeJob(prep);
+    throw e;
   }
+  return new Coordinator(prep).run(outputs, (bitmap) => splitWriter(prep, bitmap, outputs, blockBytes, opts.extraStatus));
 }

@@ -1,6 +1,33 @@
-// Positioned reads and writes that loop until the whole range is done; fs.readSync
-// and fs.writeSync may move fewer bytes than asked for.
+// Opening the files a run reads and writes, with the one-line errors every mode gives;
+// positioned reads and writes that loop until the whole range is done (fs.readSync and
+// fs.writeSync may move fewer bytes than asked for).
 import * as fs from 'fs';
+import { DumpError } from './errors';
+
+/** Opens an input file for reading; a failure is one 'open-failed' line. */
+export function openForReading(path: string): number {
+  try {
+    return fs.openSync(path, 'r');
+  } catch (e) {
+    throw new DumpError('open-failed', `can't open ${path}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Creates an output file, mode 0600. An existing file is refused unless `force` (-f), as
+ * makedumpfile's O_EXCL open refuses it. `what` names the file in messages ("dump file");
+ * `readBack`: opened for reading too (a dump file is read back to mark it incomplete).
+ */
+export function createOutputFile(path: string, force: boolean, what: string, readBack = false): number {
+  try {
+    return fs.openSync(path, (force ? 'w' : 'wx') + (readBack ? '+' : ''), 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new DumpError('output-exists', `can't open the ${what} ${path}: file exists (use -f to overwrite)`);
+    }
+    throw new DumpError('output-open', `can't open the ${what} ${path}: ${(e as Error).message}`);
+  }
+}
 
 /** Reads exactly `len` bytes at `pos` unless the file ends; returns the bytes read. */
 export function preadFull(fd: number, buf: Uint8Array, off: number, len: number, pos: number): number {

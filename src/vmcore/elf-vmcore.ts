@@ -3,13 +3,14 @@
 import * as fs from 'fs';
 import {
   ELF_MAGIC, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, Elf64Ehdr, Elf64Phdr, Elf64PhdrValue, Elf64Shdr,
-  PN_XNUM, PT_LOAD, PT_NOTE,
+  ELF_FLAG_INCOMPLETE, PN_XNUM, PT_LOAD, PT_NOTE,
 } from '../format/elf';
 import { Architecture, SUPPORTED_ARCHITECTURES, architectureOfMachine } from '../translate';
 import { DumpError } from '../util/errors';
-import { preadFull } from '../util/file';
+import { openForReading, preadFull } from '../util/file';
 import { ElfNote, findVmcoreinfoNote, parseNotes } from './notes';
-import { FileMap, LoadSegment, PhysicalMemory, coveredRanges } from './physical';
+import type { InputDescription } from './describe';
+import { FileMap, LoadSegment, PhysicalMemory, coveredRanges, pagesTouched } from './physical';
 
 const MACHINE_NAMES: Record<number, string> = {
   3: 'i386', 8: 'mips', 20: 'ppc', 21: 'ppc64', 22: 's390', 40: 'arm', 42: 'sh', 43: 'sparcv9',
@@ -39,6 +40,9 @@ export interface ElfVmcoreInfo {
   loadPhdrs: Elf64PhdrValue[];
 }
 
+/** The headers -E copies into its output: the ELF header, the PT_NOTE and the PT_LOADs, as stored. */
+export type ElfHeaders = Pick<ElfVmcoreInfo, 'ehdr' | 'notePhdr' | 'loadPhdrs'>;
+
 export class ElfVmcore implements PhysicalMemory {
   readonly kind = 'elf' as const;
   /** the kernel's page size (VMCOREINFO PAGESIZE); 4096 without a note that says */
@@ -57,12 +61,7 @@ export class ElfVmcore implements PhysicalMemory {
   }
 
   static open(path: string): ElfVmcore {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, 'r');
-    } catch (e) {
-      throw new DumpError('open-failed', `can't open ${path}: ${(e as Error).message}`);
-    }
+    const fd = openForReading(path);
     try {
       const info = readElfVmcoreInfo(fd, path);
       return new ElfVmcore(fd, info);
@@ -87,6 +86,27 @@ export class ElfVmcore implements PhysicalMemory {
 
   get direct(): { fd: number; map: FileMap } {
     return { fd: this.fd, map: this.map };
+  }
+
+  get elfHeaders(): ElfHeaders {
+    return this.info;
+  }
+
+  describe(): InputDescription {
+    // overlapping PT_LOADs (the kernel text's) count once
+    const memory = pagesTouched(coveredRanges(this.loads), this.pageSize);
+    const data = pagesTouched(coveredRanges(this.loads.map((l) => ({ ...l, memsz: l.filesz }))), this.pageSize);
+    return {
+      format: 'elf', fileSize: this.info.fileSize,
+      kernel: { release: '', version: '', machine: this.arch.utsMachine, nodename: '' },
+      crashTime: null, dumpLevel: null, codec: null,
+      complete: (this.info.eFlags & ELF_FLAG_INCOMPLETE) === 0,
+      excludedVmemmap: false, split: null, pageSize: this.pageSize,
+      pages: {
+        total: memory.endPfn, present: memory.pages, dumped: data.pages, inThisFile: data.pages, zeroDescriptors: 0,
+        excluded: memory.pages - data.pages, lost: 0,
+      },
+    };
   }
 
   read(pa: number, buf: Uint8Array, off: number, len: number): boolean {
@@ -150,8 +170,10 @@ function decodeOr<T>(decode: () => T, path: string, what: string): T {
   }
 }
 
-function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
-  const fileSize = fs.fstatSync(fd).size;
+type Elf64EhdrValue = ReturnType<typeof Elf64Ehdr.decode>;
+
+/** The ELF header, checked: ELF64, little-endian, a machine cyclodump knows. */
+function readElfHeader(fd: number, path: string): { ehdr: Buffer; eh: Elf64EhdrValue; arch: Architecture } {
   const ehdr = Buffer.alloc(64);
   const got = preadFull(fd, ehdr, 0, 64, 0);
   if (got < 4 || !ehdr.subarray(0, 4).equals(ELF_MAGIC)) {
@@ -173,6 +195,11 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
     const name = MACHINE_NAMES[eh.e_machine] ?? `e_machine ${eh.e_machine}`;
     throw new DumpError('unsupported-arch', `${path}: unsupported architecture ${name}; cyclodump supports ${SUPPORTED_ARCHITECTURES} only`);
   }
+  return { ehdr, eh, arch };
+}
+
+/** The program header table as stored, checked against the file's size. */
+function readProgramHeaders(fd: number, path: string, eh: Elf64EhdrValue, fileSize: number): { ph: Buffer; phnum: number } {
   let phnum = eh.e_phnum;
   if (phnum === PN_XNUM) {
     // extended numbering: the real count is section 0's sh_info
@@ -197,18 +224,20 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
   }
   const ph = Buffer.alloc(phBytes);
   preadFull(fd, ph, 0, phBytes, phoff);
+  return { ph, phnum };
+}
+
+type Segments = Pick<ElfVmcoreInfo, 'loads' | 'loadPhdrs' | 'notePhdr' | 'noteOffset' | 'noteSize'>;
+
+/** The PT_LOADs (checked) and the PT_NOTE of the program headers. */
+function segmentsOf(ph: Buffer, phnum: number, path: string, fileSize: number): Segments {
   const loads: LoadSegment[] = [];
   const loadPhdrs: Elf64PhdrValue[] = [];
   let notePhdr: Elf64PhdrValue | undefined;
   let noteOffset = -1;
   let noteSize = 0;
   for (let i = 0; i < phnum; i++) {
-    let p;
-    try {
-      p = Elf64Phdr.decode(ph, i * Elf64Phdr.size);
-    } catch (e) {
-      throw new DumpError('bad-elf', `${path}: program header ${i}: ${(e as Error).message}`);
-    }
+    const p = decodeOr(() => Elf64Phdr.decode(ph, i * Elf64Phdr.size), path, `program header ${i}`);
     if (p.p_type === PT_NOTE) {
       noteOffset = p.p_offset;
       noteSize = p.p_filesz;
@@ -230,6 +259,12 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
   }
   if (loads.length === 0) throw new DumpError('no-load', `${path}: ELF file has no PT_LOAD segments (no memory in it)`);
   if (noteOffset < 0) throw new DumpError('no-note', `${path}: ELF file has no PT_NOTE segment`);
+  return { loads, loadPhdrs, notePhdr: notePhdr!, noteOffset, noteSize };
+}
+
+/** The PT_NOTE's bytes, its notes and the VMCOREINFO among them. */
+function readNotes(fd: number, path: string, noteOffset: number, noteSize: number, fileSize: number):
+  Pick<ElfVmcoreInfo, 'notes' | 'noteBytes' | 'vmcoreinfo'> {
   if (noteOffset + noteSize > fileSize) {
     throw new DumpError('truncated', `${path} is truncated: PT_NOTE ends at ${noteOffset + noteSize}, file has ${fileSize} bytes`);
   }
@@ -249,8 +284,15 @@ function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
       text: noteBytes.subarray(vi.descOffset, vi.descOffset + vi.descSize).toString('latin1'),
     };
   }
+  return { notes, noteBytes, vmcoreinfo };
+}
+
+function readElfVmcoreInfo(fd: number, path: string): ElfVmcoreInfo {
+  const fileSize = fs.fstatSync(fd).size;
+  const { ehdr, eh, arch } = readElfHeader(fd, path);
+  const { ph, phnum } = readProgramHeaders(fd, path, eh, fileSize);
+  const seg = segmentsOf(ph, phnum, path, fileSize);
   return {
-    path, fileSize, arch, ehdr, eFlags: eh.e_flags, loads, noteOffset, noteSize, notes, noteBytes, vmcoreinfo,
-    notePhdr: notePhdr!, loadPhdrs,
+    path, fileSize, arch, ehdr, eFlags: eh.e_flags, ...seg, ...readNotes(fd, path, seg.noteOffset, seg.noteSize, fileSize),
   };
 }

@@ -4,30 +4,23 @@
 import * as fs from 'fs';
 import { PageDecoders } from '../codec';
 import {
-  DISK_DUMP_HEADER_BLOCKS, DISKDUMP_SIGNATURE, DiskDumpHeader, DiskDumpHeaderValue, KDUMP_SIGNATURE, KdumpSubHeader,
-  KdumpSubHeaderValue, PageDesc,
+  DL_EXCLUDE_ZERO, DUMP_DH_COMPRESSED_INCOMPLETE, DUMP_DH_EXCLUDED_VMEMMAP, DiskDumpHeaderValue, KdumpSubHeaderValue, PageDesc,
+  codecOfStatus, isKdumpSignature,
 } from '../format/diskdump';
 import { Architecture, architectureOfUtsMachine } from '../translate';
+import { decodeKdumpField, readKdumpHeaders } from '../format/kdump-header';
 import { DumpError } from '../util/errors';
-import { preadFull } from '../util/file';
+import { openForReading, preadFull } from '../util/file';
 import { ElfNote, findVmcoreinfoNote, parseNotes } from './notes';
-import type { LoadSegment, PhysicalMemory } from './physical';
+import type { InputDescription } from './describe';
+import type { EarlierDump, LoadSegment, PhysicalMemory } from './physical';
 
 /** descriptors fetched per read when walking the table */
 const DESC_CHUNK = 4096;
 
-/** A field no dump can have (an offset beyond 2^53) is bad input, said in one line. */
-function decodeOr<T>(decode: () => T, path: string, what: string): T {
-  try {
-    return decode();
-  } catch (e) {
-    throw new DumpError('bad-kdump', `${path}: ${what}: ${(e as Error).message}`);
-  }
-}
-
+/** Whether `head` (the file's first bytes) is a kdump-compressed dump's. */
 export function isKdumpCompressed(head: Uint8Array): boolean {
-  const sig = Buffer.from(head.subarray(0, 8)).toString('latin1');
-  return sig === KDUMP_SIGNATURE || sig === DISKDUMP_SIGNATURE;
+  return isKdumpSignature(head);
 }
 
 export interface PageRecord {
@@ -61,27 +54,17 @@ export class KdumpVmcore implements PhysicalMemory {
   private readonly raw: Buffer;
 
   private constructor(readonly path: string, readonly fd: number) {
-    this.fileSize = fs.fstatSync(fd).size;
-    const hb = Buffer.alloc(DiskDumpHeader.size);
-    if (preadFull(fd, hb, 0, hb.length, 0) < hb.length) throw new DumpError('truncated', `${path} is truncated: no complete dump header`);
-    this.header = decodeOr(() => DiskDumpHeader.decode(hb), path, 'dump header');
-    const bs = this.header.block_size;
-    if (bs < 4096 || bs > 262144 || (bs & (bs - 1)) !== 0) throw new DumpError('bad-kdump', `${path}: invalid block size ${bs}`);
+    const h = readKdumpHeaders(fd, path);
+    this.fileSize = h.fileSize;
+    this.header = h.header;
+    this.sub = h.sub;
+    const bs = h.blockSize;
     this.pageSize = bs;
     this.arch = architectureOfUtsMachine(this.header.machine);
-    if (this.header.header_version < 1) throw new DumpError('bad-kdump', `${path}: unsupported header version ${this.header.header_version}`);
-    const sb = Buffer.alloc(KdumpSubHeader.size);
-    preadFull(fd, sb, 0, sb.length, bs);
-    this.sub = decodeOr(() => KdumpSubHeader.decode(sb), path, 'sub-header');
-    this.maxMapnr = this.header.header_version >= 6 ? this.sub.max_mapnr_64 : this.header.max_mapnr;
-    this.bitmapLen = (this.header.bitmap_blocks * bs) / 2;
-    if (this.bitmapLen * 8 < this.maxMapnr) {
-      throw new DumpError('bad-kdump', `${path}: bitmaps too small for max_mapnr ${this.maxMapnr}`);
-    }
-    this.offsetBitmap1 = (DISK_DUMP_HEADER_BLOCKS + this.header.sub_hdr_size) * bs;
-    this.offsetDesc = this.offsetBitmap1 + 2 * this.bitmapLen;
-    if (this.offsetDesc > this.fileSize) throw new DumpError('truncated', `${path} is truncated: bitmaps end past the end of the file`);
-    if (this.bitmapLen > 1 << 30) throw new DumpError('bad-kdump', `${path}: implausible bitmap size`);
+    this.maxMapnr = h.maxMapnr;
+    this.bitmapLen = h.bitmapLen;
+    this.offsetBitmap1 = h.offsetBitmap1;
+    this.offsetDesc = h.offsetDesc;
     this.bitmap1 = Buffer.alloc(this.bitmapLen);
     this.bitmap2 = Buffer.alloc(this.bitmapLen);
     preadFull(fd, this.bitmap1, 0, this.bitmapLen, this.offsetBitmap1);
@@ -124,12 +107,7 @@ export class KdumpVmcore implements PhysicalMemory {
   }
 
   static open(path: string): KdumpVmcore {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, 'r');
-    } catch (e) {
-      throw new DumpError('open-failed', `can't open ${path}: ${(e as Error).message}`);
-    }
+    const fd = openForReading(path);
     try {
       return new KdumpVmcore(path, fd);
     } catch (e) {
@@ -152,8 +130,60 @@ export class KdumpVmcore implements PhysicalMemory {
     return { start: this.sub.start_pfn, end: this.sub.end_pfn };
   }
 
+  /** What refiltering keeps from this dump: its level, bitmaps and phys_base. */
+  get earlierDump(): EarlierDump {
+    return {
+      dumpLevel: this.sub.dump_level, maxMapnr: this.maxMapnr, physBase: this.sub.phys_base,
+      bitmap1: this.bitmap1, bitmap2: this.bitmap2,
+    };
+  }
+
+  describe(): InputDescription {
+    const h = this.header;
+    const { start, end } = this.splitRange;
+    return {
+      format: 'kdump-compressed', headerVersion: h.header_version, fileSize: this.fileSize,
+      kernel: { release: h.release, version: h.version, machine: h.machine, nodename: h.nodename },
+      crashTime: Number(h.tv_sec) || null,
+      dumpLevel: this.sub.dump_level,
+      codec: codecOfStatus(h.status),
+      complete: !this.incomplete,
+      excludedVmemmap: (h.status & DUMP_DH_EXCLUDED_VMEMMAP) !== 0,
+      split: this.isSplit ? { startPfn: start, endPfn: end } : null,
+      pageSize: this.pageSize,
+      pages: this.pageCounts(),
+    };
+  }
+
+  /** Pages by the bitmaps, and by this file's descriptors: those sharing the zero page, and lost ones. */
+  private pageCounts(): InputDescription['pages'] {
+    const total = this.maxMapnr;
+    let present = 0;
+    for (let pfn = 0; pfn < total; pfn += 8) present += POP[this.bitmap1[pfn >> 3] & (total - pfn >= 8 ? 0xff : (1 << (total - pfn)) - 1)];
+    const dumped = this.rankOf(total);
+    const inThisFile = this.isSplit ? this.rankOf(Math.min(this.splitRange.end, total)) - this.rankOf(Math.min(this.splitRange.start, total)) : dumped;
+    // the shared zero page is the first object of the data area (whole-set descriptor table)
+    const zeroOffset = (this.sub.dump_level & DL_EXCLUDE_ZERO) !== 0 ? this.offsetDesc + PageDesc.size * dumped : -1;
+    let zeroDescriptors = 0;
+    let lost = 0;
+    const buf = Buffer.alloc(DESC_CHUNK * PageDesc.size);
+    for (let i = 0; i < inThisFile; i += DESC_CHUNK) {
+      const n = Math.min(DESC_CHUNK, inThisFile - i);
+      const got = Math.floor(preadFull(this.fd, buf, 0, n * PageDesc.size, this.offsetDesc + i * PageDesc.size) / PageDesc.size);
+      lost += n - got;
+      for (let k = 0; k < got; k++) {
+        const at = k * PageDesc.size;
+        const offset = Number(buf.readBigInt64LE(at));
+        const size = buf.readUInt32LE(at + 8);
+        if (offset === 0 || size === 0 || offset + size > this.fileSize) lost++;
+        else if (offset === zeroOffset) zeroDescriptors++;
+      }
+    }
+    return { total, present, dumped, inThisFile, zeroDescriptors, excluded: present - dumped, lost };
+  }
+
   get incomplete(): boolean {
-    return (this.header.status & 0x08) !== 0;
+    return (this.header.status & DUMP_DH_COMPRESSED_INCOMPLETE) !== 0;
   }
 
   inMemory(pfn: number): boolean {
@@ -186,7 +216,7 @@ export class KdumpVmcore implements PhysicalMemory {
     if (preadFull(this.fd, b, 0, b.length, this.offsetDesc + index * PageDesc.size) < b.length) {
       return { pfn: -1, offset: 0, size: 0, flags: 0 };
     }
-    const d = decodeOr(() => PageDesc.decode(b), this.path, `page descriptor ${index}`);
+    const d = decodeKdumpField(() => PageDesc.decode(b), this.path, `page descriptor ${index}`);
     return { pfn: -1, offset: d.offset, size: d.size, flags: d.flags };
   }
 

@@ -4,12 +4,14 @@ import * as fs from 'fs';
 import { ELF_MAGIC } from '../format/elf';
 import { FLAT_SIGNATURE } from '../format/flattened';
 import { DumpError } from '../util/errors';
-import { preadFull } from '../util/file';
-import { ElfVmcore } from './elf-vmcore';
-import { KdumpVmcore, isKdumpCompressed } from './kdump-vmcore';
+import { openForReading, preadFull } from '../util/file';
+import type { InputDescription } from './describe';
+import { ElfHeaders, ElfVmcore } from './elf-vmcore';
+import { KdumpVmcore } from './kdump-vmcore';
+import { isKdumpSignature } from '../format/diskdump';
 import type { Architecture } from '../translate';
 import type { ElfNote } from './notes';
-import type { PhysicalMemory } from './physical';
+import type { EarlierDump, PhysicalMemory } from './physical';
 
 export type InputKind = 'elf' | 'kdump';
 
@@ -23,16 +25,17 @@ export interface DumpInput extends PhysicalMemory {
   readonly noteBytes: Buffer;
   readonly notes: ElfNote[];
   readonly vmcoreinfo?: { descOffset: number; size: number; text: string };
+  /** set for a filtered dump (kdump-compressed): refiltering starts from what it kept */
+  readonly earlierDump?: EarlierDump;
+  /** set for an ELF vmcore: the headers -E copies */
+  readonly elfHeaders?: ElfHeaders;
+  /** what the file holds, as its own headers say (`cyclodump info`) */
+  describe(): InputDescription;
   close(): void;
 }
 
 export function sniffInput(path: string): InputKind {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (e) {
-    throw new DumpError('open-failed', `can't open ${path}: ${(e as Error).message}`);
-  }
+  const fd = openForReading(path);
   const head = Buffer.alloc(16);
   let n = 0;
   try {
@@ -43,7 +46,7 @@ export function sniffInput(path: string): InputKind {
     fs.closeSync(fd);
   }
   if (n >= 4 && head.subarray(0, 4).equals(ELF_MAGIC)) return 'elf';
-  if (n >= 8 && isKdumpCompressed(head)) return 'kdump';
+  if (n >= 8 && isKdumpSignature(head)) return 'kdump';
   if (n >= 12 && head.subarray(0, 12).toString('latin1') === FLAT_SIGNATURE) {
     throw new DumpError('flattened-input', `${path} is a flattened stream (-F): rebuild it first with cyclodump -R`);
   }

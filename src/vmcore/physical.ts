@@ -30,6 +30,20 @@ export interface PhysicalMemory {
 }
 
 /**
+ * What a filtered dump read back as input (refiltering) still says about the dump it is:
+ * its level (a refiltered dump keeps it), its bitmaps (what it holds), phys_base.
+ */
+export interface EarlierDump {
+  dumpLevel: number;
+  maxMapnr: number;
+  physBase: bigint;
+  /** pfns in memory */
+  bitmap1: Uint8Array;
+  /** pfns whose pages it holds */
+  bitmap2: Uint8Array;
+}
+
+/**
  * Physical-to-file map with overlaps resolved: sorted, disjoint intervals, each taken
  * from the first load (in input order) that covers it. The x86_64 kernel-text PT_LOAD
  * overlaps a RAM PT_LOAD; makedumpfile's paddr_to_offset scans loads in order, so the
@@ -103,4 +117,17 @@ export function coveredRanges(loads: readonly LoadSegment[]): { start: number; e
     else out.push({ ...x });
   }
   return out;
+}
+
+/** Pages that byte ranges sorted by start touch, a page shared by two ranges counted once; and the end of the last. */
+export function pagesTouched(ranges: readonly { start: number; end: number }[], pageSize: number): { pages: number; endPfn: number } {
+  let pages = 0;
+  let endPfn = 0;
+  for (const r of ranges) {
+    const first = Math.max(Math.floor(r.start / pageSize), endPfn);
+    const last = Math.ceil(r.end / pageSize);
+    if (last > first) pages += last - first;
+    endPfn = Math.max(endPfn, last);
+  }
+  return { pages, endPfn };
 }

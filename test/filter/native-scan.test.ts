@@ -30,17 +30,17 @@ describe('the C and JavaScript struct-page scans agree on real mem_maps', functi
     const job = prepareDump({ input: fixtureVmcore(fixture), dumpLevel, codec: 'none', numThreads: 1, freeMemory: 1 << 30 },
       new Messages(0, quiet, quiet));
     try {
-      const setup = job.scanSetup!;
-      const t = job.workerSetup.translator!;
+      const setup = job.plan.scan!;
+      const t = job.plan.worker.translator!;
       const run = (useNative: boolean, callback: boolean): ScanOutcome => {
-        const scanner = new PageScanner(setup, rebuildTranslator(job.vm, t), undefined, useNative);
-        const bitmap = new Uint8Array(Math.ceil(job.maxMapnr / 8)).fill(0xff);
+        const scanner = new PageScanner(setup, rebuildTranslator(job.input, t), undefined, useNative);
+        const bitmap = new Uint8Array(Math.ceil(job.plan.maxMapnr / 8)).fill(0xff);
         const exclusions: number[] = [];
         const counts = new Array<number>(7).fill(0);
         const carries: string[] = [];
         // slices as pass 1 cuts them (multiples of 8 pfns, whole sections)
-        for (let s = 0; s < job.maxMapnr; s += job.plan.slicePfns) {
-          const e = Math.min(s + job.plan.slicePfns, job.maxMapnr);
+        for (let s = 0; s < job.plan.maxMapnr; s += job.plan.cycles.slicePfns) {
+          const e = Math.min(s + job.plan.cycles.slicePfns, job.plan.maxMapnr);
           const view = bitmap.subarray(s / 8, Math.ceil(e / 8));
           const r = scanner.scan(s, e, view, callback ? (start, end, counter) => { exclusions.push(start, end, counter); } : undefined);
           r.counts.forEach((c, i) => { counts[i] += c; });

@@ -2,10 +2,10 @@
 // into batches, and encoding a batch's page_desc records. Where the addon is built the C
 // ones run (on a run pinned to one CPU, V8 spent most of pass 2's time optimizing such
 // loops: perf/RESULTS.md); these are the same loops for when it is not, with the same
-// arguments. test/pipeline/batch-loops.test.ts runs both over the same input.
+// arguments. test/format/batch-loops.test.ts runs both over the same input.
 import { nativePages } from '../codec/native-pages';
 import { PAGE_MARK } from '../codec/native-pages';
-import { PageDesc } from '../format/diskdump';
+import { PageDesc } from './diskdump';
 
 /** page_desc's size and field offsets (offset, size, flags, page_flags), as both encoders take them */
 export const DESC_LAYOUT = Int32Array.of(PageDesc.size, PageDesc.offsets.offset, PageDesc.offsets.size, PageDesc.offsets.flags,

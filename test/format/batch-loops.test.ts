@@ -1,5 +1,5 @@
 // cutBatch and encodeDescriptors exist in C (native/pagecodec.c) and in JavaScript
-// (src/pipeline/batch-loops.ts): where the addon is built the JavaScript ones never run in
+// (src/format/batch-loops.ts): where the addon is built the JavaScript ones never run in
 // a dump, so here both run over the same random bitmaps and batch results and must give
 // the same batches and the same page_desc bytes; the descriptors are also read back with
 // PageDesc (format/diskdump.ts), the declaration the readers use.
@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { Rng } from '../../perf/synth/prng';
 import { nativePages, PAGE_MARK } from '../../src/codec/native-pages';
 import { PageDesc } from '../../src/format/diskdump';
-import { BatchLoops, DESC_LAYOUT, javascriptLoops } from '../../src/pipeline/batch-loops';
+import { BatchLoops, DESC_LAYOUT, javascriptLoops } from '../../src/format/batch-loops';
 
 function allBatches(loops: BatchLoops, bm: Uint8Array, maxPages: number, firstByte: number, nbytes: number, head: number, tail: number): number[] {
   const out = new Int32Array(3);
