@@ -88,7 +88,8 @@ function hugeRules(L: PageLayout): HugeRules {
   }
 }
 
-export function rulesOf(L: PageLayout, level: number): Rules {
+export function rulesOf(L: PageLayout, dumpLevel: number): Rules {
+  const level = dumpLevel & ~(L.keepClasses ?? 0);
   return {
     wordsPerPage: L.sizePage >> 2,
     sizePage: L.sizePage,

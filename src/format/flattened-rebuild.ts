@@ -9,8 +9,9 @@
 // a record nor the end marker, or an offset beyond 2^53, is reported with its stream
 // position, and the partial output file is deleted.
 import * as fs from 'fs';
-import { DumpError, NoSpaceError, isNoSpace } from '../util/errors';
-import { createOutputFile, pwriteFull } from '../util/file';
+import { DumpError, writeFailure } from '../util/errors';
+import { OutputFile, closeInput, openOutputFile, pwriteFull, registerInput, releaseOutput, syncOutput } from '../util/file';
+import { IncompleteGuard } from './incomplete-guard';
 import { FLAT_HEADER_BLOCK, FLAT_SIGNATURE, FlatHeader, TYPE_FLAT_HEADER } from './flattened';
 
 export interface RebuildOptions {
@@ -177,9 +178,27 @@ class GatherWriter {
   private start = 0;
   end = 0;
 
+  /** header records are written flagged incomplete until finish() */
+  private readonly guard = new IncompleteGuard();
+
   constructor(private readonly fd: number, private readonly name: string) {}
 
   write(data: Buffer, offset: number): void {
+    const guarded = this.guard.pass(data, offset);
+    this.put(guarded.data, offset);
+    if (guarded.flag) this.put(guarded.flag, guarded.flagAt);
+  }
+
+  /** Everything written and synced, then the header as the stream says it: the file is complete. */
+  finish(): void {
+    this.flush();
+    const flag = this.guard.finalWord();
+    if (!flag) return;
+    syncOutput(this.fd, this.name);
+    this.pwrite(flag.bytes, flag.at);
+  }
+
+  private put(data: Buffer, offset: number): void {
     if (this.len > 0 && offset === this.start + this.len && this.len + data.length <= this.buf.length) {
       data.copy(this.buf, this.len);
       this.len += data.length;
@@ -207,8 +226,7 @@ class GatherWriter {
     try {
       pwriteFull(this.fd, data, 0, data.length, offset);
     } catch (e) {
-      if (isNoSpace(e)) throw new NoSpaceError(`no space left on the device holding ${this.name}`);
-      throw new DumpError('write-error', `can't write the dump file ${this.name}: ${(e as Error).message}`);
+      throw writeFailure(e, this.name);
     }
   }
 }
@@ -259,8 +277,16 @@ async function* chunksOf(input: number | NodeJS.ReadableStream): AsyncGenerator<
 export async function rebuildFlattened(
   input: number | NodeJS.ReadableStream, outputPath: string, opts: RebuildOptions,
 ): Promise<RebuildResult> {
-  let fd = createOutputFile(outputPath, opts.force, 'dump file');
-  const writer = new GatherWriter(fd, outputPath);
+  // `cyclodump -R -f F < F` would truncate its own input
+  if (typeof input === 'number') registerInput(input, 'the flattened stream (standard input)');
+  let out: OutputFile;
+  try {
+    out = openOutputFile(outputPath, { force: opts.force, what: 'dump file' });
+  } catch (e) {
+    if (typeof input === 'number') closeInput(input, false);
+    throw e;
+  }
+  const writer = new GatherWriter(out.fd, outputPath);
   const parser = new FlatStreamParser((payload, offset) => writer.write(payload, offset));
   let ok = false;
   try {
@@ -268,15 +294,11 @@ export async function rebuildFlattened(
       if (parser.push(chunk)) break;
     }
     parser.finish();
-    writer.flush();
-    fs.closeSync(fd);
-    fd = -1;
+    writer.finish();
     ok = true;
     return { bytes: writer.end, records: parser.records };
   } finally {
-    if (!ok) {
-      if (fd >= 0) fs.closeSync(fd);
-      fs.rmSync(outputPath, { force: true });
-    }
+    releaseOutput(out, !ok);
+    if (typeof input === 'number') closeInput(input, false);
   }
 }

@@ -4,7 +4,7 @@
 // never set in a stream (a stream without its end marker is the sign of a failed dump).
 // Spec: flattened-and-split.md §1.1.
 import * as fs from 'fs';
-import { DumpError, NoSpaceError, isNoSpace } from '../util/errors';
+import { writeFailure } from '../util/errors';
 import {
   END_FLAG_FLAT_HEADER, FLAT_HEADER_BLOCK, FLAT_SIGNATURE, FlatDataHeader, FlatHeader, TYPE_FLAT_HEADER,
   VERSION_FLAT_HEADER,
@@ -141,8 +141,8 @@ export class FlattenedSink implements DumpSink {
   }
 
   /** Ends the stream without its end marker, so no reader takes it for a complete dump. */
-  discard(): void {
-    if (this.closed) return;
+  discard(): boolean {
+    if (this.closed) return false;
     this.closed = true;
     this.gathered = 0;
     if (this.closeFd) {
@@ -152,6 +152,7 @@ export class FlattenedSink implements DumpSink {
         // nothing more to do
       }
     }
+    return false;
   }
 
   private put(b: Uint8Array): void {
@@ -172,10 +173,7 @@ export class FlattenedSink implements DumpSink {
       writeAllSync(this.fd, b);
     } catch (e) {
       this.failed = true;
-      if (isNoSpace(e)) throw new NoSpaceError(`no space left on the device holding ${this.name}`);
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EPIPE') throw new DumpError('write-error', `can't write the flattened dump to ${this.name}: the reader has gone (broken pipe)`);
-      throw new DumpError('write-error', `can't write the flattened dump to ${this.name}: ${(e as Error).message}`);
+      throw writeFailure(e, this.name, `the flattened dump to ${this.name}`);
     }
   }
 }

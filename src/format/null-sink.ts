@@ -12,5 +12,7 @@ export class NullSink implements DumpSink {
 
   close(): void {}
 
-  discard(): void {}
+  discard(): boolean {
+    return true;
+  }
 }

@@ -14,9 +14,9 @@
 // descriptor marked lost (offset 0, in an incomplete dump) stays lost instead of becoming
 // a 0-byte page, and each part's eraseinfo is taken from that part even when the parts are
 // given out of order (makedumpfile pairs them by argument position).
-import * as fs from 'fs';
-import { DumpError, NoSpaceError, isNoSpace } from '../util/errors';
-import { createOutputFile, openForReading, preadFull, pwriteFull } from '../util/file';
+import { DumpError, writeFailure } from '../util/errors';
+import { OutputFile, closeInput, openForReading, openOutputFile, preadFull, pwriteFull, releaseOutput, syncOutput } from '../util/file';
+import { IncompleteGuard } from './incomplete-guard';
 import { DISK_DUMP_HEADER_BLOCKS, DL_EXCLUDE_ZERO, DUMP_DH_COMPRESSED_INCOMPLETE, KdumpSubHeader, PageDesc } from './diskdump';
 import { KdumpHeaders, readKdumpHeaders } from './kdump-header';
 
@@ -65,7 +65,7 @@ function openPart(path: string, index: number): Part {
       sizeEraseinfo: h.header_version >= 5 ? sub.size_eraseinfo : 0,
     };
   } catch (e) {
-    fs.closeSync(fd);
+    closeInput(fd);
     throw e;
   }
 }
@@ -78,18 +78,37 @@ function sharedSubBytes(raw: Buffer): Buffer {
 }
 
 class Output {
-  readonly fd: number;
+  readonly file: OutputFile;
+  /** the header is written flagged incomplete until finish() */
+  private readonly guard = new IncompleteGuard();
 
   constructor(readonly path: string, force: boolean) {
-    this.fd = createOutputFile(path, force, 'dump file');
+    this.file = openOutputFile(path, { force, what: 'dump file' });
+  }
+
+  get fd(): number {
+    return this.file.fd;
   }
 
   write(buf: Uint8Array, pos: number): void {
+    const g = this.guard.pass(Buffer.from(buf.buffer, buf.byteOffset, buf.length), pos);
+    this.pwrite(g.data, pos);
+    if (g.flag) this.pwrite(g.flag, g.flagAt);
+  }
+
+  /** The data synced, then the header as the parts have it: the file is complete. */
+  finish(): void {
+    const w = this.guard.finalWord();
+    if (!w) return;
+    syncOutput(this.fd, this.path);
+    this.pwrite(w.bytes, w.at);
+  }
+
+  private pwrite(buf: Uint8Array, pos: number): void {
     try {
       pwriteFull(this.fd, buf, 0, buf.length, pos);
     } catch (e) {
-      if (isNoSpace(e)) throw new NoSpaceError(`no space left on the device holding ${this.path}`);
-      throw new DumpError('write-error', `can't write the dump file ${this.path}: ${(e as Error).message}`);
+      throw writeFailure(e, this.path);
     }
   }
 }
@@ -175,22 +194,6 @@ function sameRange(a: Part, b: Part, pos: number, len: number): boolean {
 
 const POP = new Uint8Array(256);
 for (let i = 0; i < 256; i++) POP[i] = (i & 1) + POP[i >> 1];
-
-/** The output must not be one of the inputs (opening it would truncate a part). */
-function refuseOutputAmongParts(parts: Part[], output: string): void {
-  let outStat: fs.Stats | undefined;
-  try {
-    outStat = fs.statSync(output);
-  } catch {
-    return;
-  }
-  for (const p of parts) {
-    const st = fs.fstatSync(p.fd);
-    if (st.dev === outStat.dev && st.ino === outStat.ino) {
-      throw new DumpError('usage', `the output ${output} is one of the split dump files`);
-    }
-  }
-}
 
 /** Every part has the first's dump header and shared sub-header fields (and bitmaps, when complete). */
 function checkSameDump(parts: Part[]): void {
@@ -381,7 +384,6 @@ export function reassemble(parts: string[], output: string, opts: ReassembleOpti
   let ok = false;
   try {
     parts.forEach((p, i) => opened.push(openPart(p, i)));
-    refuseOutputAmongParts(opened, output);
     checkSameDump(opened);
     const sorted = chainParts(opened, opened[0].headers.maxMapnr);
     const { bitmap2, numDumpable } = readBitmap2(sorted[0]);
@@ -389,18 +391,11 @@ export function reassemble(parts: string[], output: string, opts: ReassembleOpti
     const sub = writeHeadersAndBitmaps(out, sorted[0]);
     const { pages, dataEnd } = joinPages(out, sorted, bitmap2, numDumpable);
     const bytes = appendEraseinfo(out, sorted, sub, dataEnd);
-    fs.closeSync(out.fd);
+    out.finish();
     ok = true;
     return { bytes, pages };
   } finally {
-    for (const p of opened) fs.closeSync(p.fd);
-    if (!ok && out) {
-      try {
-        fs.closeSync(out.fd);
-      } catch {
-        // already closed
-      }
-      fs.rmSync(output, { force: true });
-    }
+    for (const p of opened) closeInput(p.fd);
+    if (out) releaseOutput(out.file, !ok);
   }
 }

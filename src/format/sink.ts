@@ -1,8 +1,10 @@
 // Where a dump's bytes go. Writers address the output by file offset; a sink either
 // writes there (a file) or frames each write as a flattened record (a stream, -F).
 import * as fs from 'fs';
-import { DumpError, NoSpaceError, isNoSpace } from '../util/errors';
-import { createOutputFile } from '../util/file';
+import { NoSpaceError, writeFailure } from '../util/errors';
+import { fsPath } from '../util/argv-bytes';
+import { OutputFile, openOutputFile, releaseOutput, syncOutput } from '../util/file';
+import { nativePages } from '../codec/native-pages';
 
 export interface DumpSink {
   readonly name: string;
@@ -20,6 +22,12 @@ export interface DumpSink {
    * want of room, nor stop half way on a full disk.
    */
   reserve?(pos: number, len: number): Promise<void>;
+  /**
+   * Writes ranges of the input file (runs: [offset, length] pairs, count of them) one
+   * after the other at pos, moved inside the kernel where it can: the kept pages of a dump
+   * without a codec. Throws as write does.
+   */
+  copyRuns?(inFd: number, runs: Float64Array, count: number, pos: number): void;
   /** Reads back bytes already written (rewriting the header on ENOSPC); undefined where nothing is kept (streams, --dry-run). */
   readBack?(buf: Uint8Array, pos: number): void;
   /** Writes the device cut short, for the writer to repair what they left (a file's; undefined elsewhere). */
@@ -28,10 +36,19 @@ export interface DumpSink {
   readonly seekable: boolean;
   /** bytes handed to write() so far */
   readonly bytesWritten: number;
-  /** close; like makedumpfile, no fsync (kdump scripts sync after the dump) */
+  /**
+   * Waits until the bytes written so far are on the device (fdatasync), before the last
+   * header write says the dump is complete: a power cut can then not leave a header that
+   * says complete over data that never reached the disk. Absent where nothing is kept.
+   */
+  sync?(): void;
+  /** close (the data is synced before the final header write, not here) */
   close(): void;
-  /** close and delete: the output is useless (nothing but a partial header was written) */
-  discard(): void;
+  /**
+   * Close and delete: the output is useless (nothing but a partial header was written).
+   * Only a file this run made is deleted; returns whether it was.
+   */
+  discard(): boolean;
 }
 
 /** A write that the device cut short: `done` of its `len` bytes at `pos` reached the file. */
@@ -80,10 +97,19 @@ function zeros(len: number): Uint8Array {
   return zeroBuf.subarray(0, len);
 }
 
+/**
+ * Bytes written between two starts of writeback (FileSink.startWriteback): the final
+ * fdatasync then waits for at most about this much, not for the whole file.
+ */
+const WRITEBACK_STEP = 16 << 20;
+
 export class FileSink implements DumpSink {
   readonly seekable = true;
   private fd: number;
+  private readonly file: OutputFile;
   bytesWritten = 0;
+  /** bytesWritten when writeback was last started */
+  private writebackAt = 0;
   /**
    * Writes that failed after part of their bytes were written (a full disk stops a write
    * at a block boundary, which may fall inside a page descriptor): what is left on disk
@@ -92,7 +118,8 @@ export class FileSink implements DumpSink {
   readonly shortWrites: ShortWrite[] = [];
 
   constructor(readonly name: string, opts: FileSinkOptions) {
-    this.fd = createOutputFile(name, opts.force, 'dump file', true);
+    this.file = openOutputFile(name, { force: opts.force, what: 'dump file', readBack: true });
+    this.fd = this.file.fd;
     this.sizeLimit = opts.sizeLimit;
     this.syncWrites = !!opts.syncWrites;
   }
@@ -106,6 +133,18 @@ export class FileSink implements DumpSink {
     }
     this.writeAll(buf, pos);
     this.bytesWritten += buf.length;
+    this.startWriteback();
+  }
+
+  /**
+   * Every WRITEBACK_STEP bytes, the kernel is asked to start writing the file's dirty
+   * pages (sync_file_range, without waiting): the device works while pages are still being
+   * compressed, and the sync before the last header write has only the tail left.
+   */
+  private startWriteback(): void {
+    if (this.bytesWritten - this.writebackAt < WRITEBACK_STEP || this.fd < 0) return;
+    this.writebackAt = this.bytesWritten;
+    nativePages()?.startWriteback?.(this.fd);
   }
 
   /** All of buf at pos, on this thread; a short write is recorded, errors become DumpErrors. */
@@ -116,16 +155,39 @@ export class FileSink implements DumpSink {
       while (done < buf.length) done += fs.writeSync(this.fd, buf, done, buf.length - done, pos + done);
     } catch (e) {
       if (done > 0) this.shortWrites.push({ pos, len: buf.length, done });
-      if (isNoSpace(e)) throw new NoSpaceError(`no space left on the device holding ${this.name}`);
-      throw new DumpError('write-error', `can't write the dump file ${this.name}: ${(e as Error).message}`);
+      throw writeFailure(e, this.name);
     }
   }
+
+  /** defined where the addon has copyRuns */
+  get copyRuns(): ((inFd: number, runs: Float64Array, count: number, pos: number) => void) | undefined {
+    return nativePages()?.copyRuns ? this.copyRunsHere : undefined;
+  }
+
+  private readonly copyRunsHere = (inFd: number, runs: Float64Array, count: number, pos: number): void => {
+    let len = 0;
+    for (let k = 0; k < count; k++) len += runs[2 * k + 1];
+    if (this.sizeLimit !== undefined && pos + len > this.sizeLimit) {
+      throw new NoSpaceError(`${this.name} reached the size limit of ${this.sizeLimit} bytes (-L)`);
+    }
+    try {
+      this.ensureOpen();
+      nativePages()!.copyRuns!(this.fd, inFd, runs, count, pos);
+    } catch (e) {
+      const done = (e as { done?: number }).done ?? 0;
+      if (done > 0) this.shortWrites.push({ pos, len, done });
+      throw writeFailure(e, this.name);
+    }
+    this.bytesWritten += len;
+    this.startWriteback();
+  };
 
   writeAsync(buf: Uint8Array, pos: number): Promise<void> {
     if (this.sizeLimit !== undefined && pos + buf.length > this.sizeLimit) {
       return Promise.reject(new NoSpaceError(`${this.name} reached the size limit of ${this.sizeLimit} bytes (-L)`));
     }
     this.bytesWritten += buf.length;
+    this.startWriteback();
     // handed to libuv at once, not after the previous write: a write that waits for the
     // one before it waits for a turn of the main thread's event loop too, and the writing
     // thread idles meanwhile. Which writes run together is up to libuv's pool, which the
@@ -141,8 +203,7 @@ export class FileSink implements DumpSink {
         fs.write(this.fd, buf, done, buf.length - done, pos + done, (err, n) => {
           if (err) {
             if (done > 0) this.shortWrites.push({ pos, len: buf.length, done });
-            reject(isNoSpace(err) ? new NoSpaceError(`no space left on the device holding ${this.name}`)
-              : new DumpError('write-error', `can't write the dump file ${this.name}: ${err.message}`));
+            reject(writeFailure(err, this.name));
           } else if (done + n < buf.length) {
             step(done + n);
           } else {
@@ -171,6 +232,11 @@ export class FileSink implements DumpSink {
     return p;
   }
 
+  sync(): void {
+    this.ensureOpen();
+    syncOutput(this.fd, this.name);
+  }
+
   readBack(buf: Uint8Array, pos: number): void {
     this.ensureOpen();
     fs.readSync(this.fd, buf, 0, buf.length, pos);
@@ -183,7 +249,7 @@ export class FileSink implements DumpSink {
   private ensureOpen(): void {
     if (this.fd >= 0) return;
     if (!this.closedOnce) throw new Error(`${this.name}: not open`);
-    this.fd = fs.openSync(this.name, 'r+');
+    this.fd = fs.openSync(fsPath(this.name), 'r+');
   }
 
   private closedOnce = false;
@@ -194,26 +260,15 @@ export class FileSink implements DumpSink {
     try {
       fs.closeSync(this.fd);
     } catch (e) {
-      if (isNoSpace(e)) throw new NoSpaceError(`no space left on the device holding ${this.name}`);
-      throw new DumpError('write-error', `can't write the dump file ${this.name}: ${(e as Error).message}`);
+      throw writeFailure(e, this.name);
     } finally {
       this.fd = -1;
     }
   }
 
-  discard(): void {
-    if (this.fd >= 0) {
-      try {
-        fs.closeSync(this.fd);
-      } catch {
-        // the file is deleted next; a failing close changes nothing
-      }
-      this.fd = -1;
-    }
-    try {
-      fs.unlinkSync(this.name);
-    } catch {
-      // already gone
-    }
+  discard(): boolean {
+    this.file.fd = this.fd;
+    this.fd = -1;
+    return releaseOutput(this.file, true);
   }
 }

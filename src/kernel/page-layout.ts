@@ -9,6 +9,7 @@
 // On 6.1 the result is makedumpfile 1.7.2's classification exactly (spec
 // page-filtering.md §2-§3), including its fallbacks for keys old kernels lack.
 import { DumpError } from '../util/errors';
+import { checkStructPage } from './plausibility';
 import { VmcoreInfo } from './vmcoreinfo';
 
 /** Fallback page-flag numbers makedumpfile uses when a kernel does not export them. */
@@ -86,6 +87,8 @@ export interface PageLayout {
   unacceptedValue?: number;
   /** LENGTH(zone.free_area): buddy orders at or above it are bogus and kept */
   freeAreaLength?: number;
+  /** dump-level class bits kept whatever the level says: a value they depend on is implausible (plausibility.ts) */
+  keepClasses?: number;
 }
 
 function need(v: number | undefined, what: string): number {
@@ -150,7 +153,9 @@ function fieldOffsets(vi: VmcoreInfo): Pick<PageLayout, 'sizePage' | 'offFlags' 
   if (offMapcount >= 0 && offMapcount % 4 !== 0) {
     throw new DumpError('bad-vmcoreinfo', `OFFSET(page._mapcount)=${offMapcount} is not 4-byte aligned`);
   }
-  return { sizePage, offFlags, offMapping, offRefcount, offMapcount, offPrivate, offCompoundHead };
+  const fields = { sizePage, offFlags, offMapping, offRefcount, offMapcount, offPrivate, offCompoundHead };
+  checkStructPage(fields);
+  return fields;
 }
 
 /** Where a compound head keeps its order (first match); its generation goes to `generations`. */

@@ -34,6 +34,21 @@ export function isNoSpace(err: unknown): boolean {
 }
 
 /**
+ * The one line for a write to file `name` that failed (`what` names it: "the dump file
+ * NAME"): a full disk or quota (NoSpaceError, which a next dump level may cure), a file
+ * grown past what its file system or RLIMIT_FSIZE allows (EFBIG: "file too large", also a
+ * NoSpaceError), a reader that went away from a pipe (EPIPE), or the system's own words.
+ */
+export function writeFailure(e: unknown, name: string, what = `the dump file ${name}`): DumpError {
+  if (e instanceof DumpError) return e;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new NoSpaceError(`no space left on the device holding ${name}`);
+  if (code === 'EFBIG') return new NoSpaceError(`${what} is too large: the file system or the file size limit (ulimit -f) allows no more (file too large)`);
+  if (code === 'EPIPE') return new DumpError('write-error', `can't write ${what}: the reader went away (broken pipe)`);
+  return new DumpError('write-error', `can't write ${what}: ${(e as Error)?.message ?? String(e)}`);
+}
+
+/**
  * Text taken from the input (a VMCOREINFO value, a kernel release read from memory), fit
  * for a one-line message: control and non-ASCII characters as \xNN, at most `max` long.
  */

@@ -75,7 +75,29 @@ export class Messages {
 
   /** Writes to out or err, first erasing a status line drawn on the terminal. */
   put(stream: TextOut, text: string): void {
+    if (broken.has(stream)) return;
+    watchForBrokenPipe(stream, this.err);
     if (this.status && stream.isTTY) this.status.clear();
     stream.write(text);
   }
+}
+
+/** streams whose reader went away: nothing more is written to them */
+const broken = new WeakSet<object>();
+const watched = new WeakSet<object>();
+
+/**
+ * A pipe whose reader went away (`cyclodump ... | head -1`) fails the next write with EPIPE,
+ * emitted as an 'error' event that would end the process with a stack trace. The stream
+ * is given up instead, and stderr says so once: the dump itself goes on.
+ */
+function watchForBrokenPipe(stream: TextOut, err: TextOut): void {
+  const s = stream as TextOut & { on?: (ev: string, fn: (e: NodeJS.ErrnoException) => void) => void };
+  if (watched.has(stream) || typeof s.on !== 'function') return;
+  watched.add(stream);
+  s.on('error', (e) => {
+    if (e.code !== 'EPIPE') throw e;
+    broken.add(stream);
+    if (stream !== err && !broken.has(err)) err.write(`cyclodump: ${stream === process.stdout ? 'standard output' : 'a message stream'}: the reader went away (broken pipe); its messages are dropped\n`);
+  });
 }

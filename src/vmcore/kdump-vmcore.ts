@@ -1,7 +1,6 @@
 // kdump-compressed input: a dump written by makedumpfile or cyclodump, read back for
 // refiltering, --reassemble, `cyclodump info` and the tests. Spec: kdump-compressed.md
 // §1-§8 (the reader checks of crash and libkdumpfile).
-import * as fs from 'fs';
 import { PageDecoders } from '../codec';
 import {
   DL_EXCLUDE_ZERO, DUMP_DH_COMPRESSED_INCOMPLETE, DUMP_DH_EXCLUDED_VMEMMAP, DiskDumpHeaderValue, KdumpSubHeaderValue, PageDesc,
@@ -10,8 +9,8 @@ import {
 import { Architecture, architectureOfUtsMachine } from '../translate';
 import { decodeKdumpField, readKdumpHeaders } from '../format/kdump-header';
 import { DumpError } from '../util/errors';
-import { openForReading, preadFull } from '../util/file';
-import { ElfNote, findVmcoreinfoNote, parseNotes } from './notes';
+import { closeInput, openForReading, preadFull } from '../util/file';
+import { ElfNote, parseNotes, vmcoreinfoNoteText } from './notes';
 import type { InputDescription } from './describe';
 import type { EarlierDump, LoadSegment, PhysicalMemory } from './physical';
 
@@ -74,9 +73,9 @@ export class KdumpVmcore implements PhysicalMemory {
     this.noteBytes = Buffer.alloc(sizeNote);
     if (sizeNote > 0) preadFull(fd, this.noteBytes, 0, sizeNote, this.sub.offset_note);
     this.notes = parseNotes(this.noteBytes);
-    const vi = findVmcoreinfoNote(this.notes);
-    if (vi && vi.descOffset + vi.descSize <= sizeNote) {
-      this.vmcoreinfo = { descOffset: vi.descOffset, size: vi.descSize, text: this.noteBytes.subarray(vi.descOffset, vi.descOffset + vi.descSize).toString('latin1') };
+    const vi = vmcoreinfoNoteText(this.notes, this.noteBytes, path);
+    if (vi && vi.note.descOffset + vi.note.descSize <= sizeNote) {
+      this.vmcoreinfo = { descOffset: vi.note.descOffset, size: vi.note.descSize, text: vi.text };
     } else if (this.header.header_version >= 3 && this.sub.size_vmcoreinfo > 0) {
       const t = Buffer.alloc(this.sub.size_vmcoreinfo);
       preadFull(fd, t, 0, t.length, this.sub.offset_vmcoreinfo);
@@ -111,13 +110,13 @@ export class KdumpVmcore implements PhysicalMemory {
     try {
       return new KdumpVmcore(path, fd);
     } catch (e) {
-      fs.closeSync(fd);
+      closeInput(fd);
       throw e;
     }
   }
 
   close(): void {
-    fs.closeSync(this.fd);
+    closeInput(this.fd);
   }
 
   get isSplit(): boolean {
@@ -220,6 +219,12 @@ export class KdumpVmcore implements PhysicalMemory {
     return { pfn: -1, offset: d.offset, size: d.size, flags: d.flags };
   }
 
+  holds(pfn: number): 'stored' | 'excluded' | 'lost' {
+    if (pfn >= this.maxMapnr || !this.isDumpable(pfn)) return 'excluded';
+    const d = this.readDesc(this.descIndex(pfn));
+    return d.offset === 0 || d.size === 0 || d.offset + d.size > this.fileSize ? 'lost' : 'stored';
+  }
+
   /**
    * Reads the page of `pfn` into buf. Returns 'ok', 'excluded' (no descriptor: filtered
    * out or a memory hole) or 'lost' (descriptor zeroed: an incomplete dump).
@@ -283,6 +288,12 @@ export class KdumpVmcore implements PhysicalMemory {
 
   private readonly pageBuf: Buffer;
 
+  /**
+   * A page this dump lost (its descriptor zeroed, empty or pointing past the end of the
+   * file) is not a page of zeros: reading it throws, so that what reads it keeps it as
+   * lost (a lost page in the output, a struct page that cannot be read) instead of
+   * inventing its contents. Pages the dump left out read as zeros, as memory holes do.
+   */
   read(pa: number, buf: Uint8Array, off: number, len: number): boolean {
     let any = false;
     const page = this.pageBuf;
@@ -294,14 +305,12 @@ export class KdumpVmcore implements PhysicalMemory {
       const inPage = p - pfn * this.pageSize;
       const n = Math.min(end - p, this.pageSize - inPage);
       if (pfn < this.maxMapnr && this.inMemory(pfn)) any = true;
-      if (inPage === 0 && n === this.pageSize) {
-        // whole page: decode straight into the caller's buffer
-        if (this.readPage(pfn, buf, o) !== 'ok') buf.fill(0, o, o + n);
-      } else if (this.readPage(pfn, page) === 'ok') {
-        page.copy(buf, o, inPage, inPage + n);
-      } else {
-        buf.fill(0, o, o + n);
-      }
+      // whole page: decode straight into the caller's buffer
+      const whole = inPage === 0 && n === this.pageSize;
+      const got = whole ? this.readPage(pfn, buf, o) : this.readPage(pfn, page);
+      if (got === 'lost') throw new DumpError('lost-page', `${this.path}: the page of pfn 0x${pfn.toString(16)} was lost in this dump`);
+      if (got === 'excluded') buf.fill(0, o, o + n);
+      else if (!whole) page.copy(buf, o, inPage, inPage + n);
       p += n;
       o += n;
     }

@@ -1,6 +1,7 @@
 // ELF notes of a vmcore's PT_NOTE segment (CORE/NT_PRSTATUS per CPU, VMCOREINFO, ...).
 // Spec: elf-output.md §1.1, §1.3.
 import { Elf64Nhdr, NT_PRSTATUS, noteAlign } from '../format/elf';
+import { VmcoreInfo } from '../kernel/vmcoreinfo';
 
 export interface ElfNote {
   name: string;
@@ -46,4 +47,26 @@ export function findVmcoreinfoNote(notes: readonly ElfNote[]): ElfNote | undefin
   let found: ElfNote | undefined;
   for (const n of notes) if (n.name === 'VMCOREINFO' && n.type === 0) found = n;
   return found;
+}
+
+/**
+ * The VMCOREINFO note's text, after checking that every VMCOREINFO note of the segment
+ * says the same: makedumpfile takes the last one, but two that disagree (a key with two
+ * values) mean that one of them is not this kernel's, and nothing tells which.
+ */
+export function vmcoreinfoNoteText(notes: readonly ElfNote[], seg: Uint8Array, path: string): { note: ElfNote; text: string } | undefined {
+  const all = notes.filter((n) => n.name === 'VMCOREINFO' && n.type === 0 && n.descOffset + n.descSize <= seg.length);
+  const last = findVmcoreinfoNote(notes);
+  if (!last) return undefined;
+  const textOf = (n: ElfNote): string => Buffer.from(seg.buffer, seg.byteOffset + n.descOffset, n.descSize).toString('latin1');
+  if (all.length > 1) {
+    try {
+      const mine = new VmcoreInfo(textOf(all[all.length - 1]));
+      for (const n of all.slice(0, -1)) mine.checkAgrees(new VmcoreInfo(textOf(n)));
+    } catch (e) {
+      (e as Error).message = `${path}: ${(e as Error).message}`;
+      throw e;
+    }
+  }
+  return { note: last, text: last.descOffset + last.descSize <= seg.length ? textOf(last) : '' };
 }

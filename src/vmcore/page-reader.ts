@@ -16,31 +16,43 @@ export class PageReader {
   readonly buf: Buffer;
   private readonly words: Uint32Array;
   private readonly zero: Buffer;
+  /** a page of zeros (a staging buffer that holds nothing) */
+  get zeroPage(): Buffer {
+    return this.zero;
+  }
 
   /**
    * Set when the native page loop can take pages straight from a mapping of the input
    * (an ELF vmcore, as makedumpfile reads /proc/vmcore): the read copy is saved.
    */
   readonly mapped?: MappedInput;
+  /**
+   * Set where the input holds its pages as they are and the native loop can read them
+   * itself (compressFile, with pread, when the input is not mapped): the file's descriptor.
+   */
+  readonly fileFd?: number;
   private readonly fileMap?: FileMap;
   /** mapOffsets' position: bit, pages seen */
   private readonly cursor = new Float64Array(2);
   /** the run nextRun found: first bit, bit after the last */
   private readonly run = new Int32Array(2);
+  /** per page of the run readRun read: 1 when it could be read */
+  private readonly pageOk = new Uint8Array(READ_RUN_PAGES);
 
   constructor(private readonly mem: PhysicalMemory, readonly pageSize: number, opts: { map?: boolean } = {}) {
     this.buf = Buffer.alloc(READ_RUN_PAGES * pageSize);
     this.words = new Uint32Array(this.buf.buffer, this.buf.byteOffset, this.buf.length >> 2);
     this.zero = Buffer.alloc(pageSize);
     const native = nativePages();
-    if (opts.map && mem.direct && native) {
-      this.mapped = native.mapInput(mem.direct.fd) ?? undefined;
-      if (this.mapped) this.fileMap = mem.direct.map;
+    if (mem.direct && native) {
+      if (opts.map) this.mapped = native.mapInput(mem.direct.fd) ?? undefined;
+      if (!this.mapped && native.compressFile) this.fileFd = mem.direct.fd;
+      this.fileMap = mem.direct.map;
     }
   }
 
   /**
-   * For the mapped input: the file offset of the page of every set bit of bm[0, nbits)
+   * For the mapped input, or one the native loop reads itself (fileFd): the file offset of the page of every set bit of bm[0, nbits)
    * into fileOffsets (-1: unreadable). A page not all in the file (a range ending
    * mid-page, whose tail reads as zero) is read into this.buf instead and marked
    * -2 - its offset there; when that buffer is full, and at the end, onChunk(first,
@@ -111,12 +123,32 @@ export class PageReader {
     return false;
   }
 
-  /** Reads the run's pages into this.buf at byte `at`; false when they could not be read. */
-  private readRun(pfnStart: number, run: Int32Array, at: number): boolean {
+  /**
+   * Reads the run's pages into this.buf at byte `at`. When the run cannot be read in one
+   * go, its dumpable pages are read one by one, so that one bad page (lost in a dump being
+   * refiltered, not decodable, an I/O error) costs that page only: pageOk[i] says whether
+   * page run[0] + i was read.
+   */
+  private readRun(bm: Uint8Array, pfnStart: number, run: Int32Array, at: number): void {
+    const n = run[1] - run[0];
+    const ok = this.pageOk;
     try {
-      return this.mem.read((pfnStart + run[0]) * this.pageSize, this.buf, at, (run[1] - run[0]) * this.pageSize);
+      if (this.mem.read((pfnStart + run[0]) * this.pageSize, this.buf, at, n * this.pageSize)) {
+        ok.fill(1, 0, n);
+        return;
+      }
     } catch {
-      return false;
+      // page by page below
+    }
+    for (let i = 0; i < n; i++) {
+      const p = run[0] + i;
+      ok[i] = 0;
+      if ((bm[p >> 3] & (1 << (p & 7))) === 0) continue;
+      try {
+        ok[i] = this.mem.read((pfnStart + p) * this.pageSize, this.buf, at + i * this.pageSize, this.pageSize) ? 1 : 0;
+      } catch {
+        // this page only
+      }
     }
   }
 
@@ -141,10 +173,10 @@ export class PageReader {
         chunkFirst = seen;
         fill = 0;
       }
-      const ok = this.readRun(pfnStart, run, fill * pageSize);
+      this.readRun(bm, pfnStart, run, fill * pageSize);
       for (let p = run[0]; p < run[1] && seen < limit; p++) {
         if ((bm[p >> 3] & (1 << (p & 7))) === 0) continue;
-        offsets[seen++] = ok ? (fill + p - run[0]) * pageSize : 0xffffffff;
+        offsets[seen++] = this.pageOk[p - run[0]] ? (fill + p - run[0]) * pageSize : 0xffffffff;
       }
       fill += runPages;
     }
@@ -162,10 +194,10 @@ export class PageReader {
     const run = this.run;
     let seen = 0;
     for (let i = 0; seen < limit && this.nextRun(bm, nbits, i, run); i = run[1]) {
-      const ok = this.readRun(pfnStart, run, 0);
+      this.readRun(bm, pfnStart, run, 0);
       for (let p = run[0]; p < run[1] && seen < limit; p++) {
         if ((bm[p >> 3] & (1 << (p & 7))) === 0) continue;
-        onPage(p, (p - run[0]) * this.pageSize, ok);
+        onPage(p, (p - run[0]) * this.pageSize, this.pageOk[p - run[0]] === 1);
         seen++;
       }
     }

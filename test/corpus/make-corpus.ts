@@ -263,6 +263,17 @@ function main(): void {
     (f) => tinyKernel(f, tinyVmcoreinfo(withValue('NUMBER(pgtable_l5_enabled)', '99999999999999999999'))));
   put('bad-vmcoreinfo--section-size-bits-5.vmcore', 31, 'implausible memory section geometry: SECTION_SIZE_BITS=5 MAX_PHYSMEM_BITS=46',
     (f) => tinyKernel(f, tinyVmcoreinfo(withValue('NUMBER(SECTION_SIZE_BITS)', '5'))));
+  put('bad-vmcoreinfo--size-page-not-a-number.vmcore', 31, 'invalid VMCOREINFO value: SIZE\\(page\\)=abc is not a number',
+    (f) => tinyKernel(f, tinyVmcoreinfo(withValue('SIZE(page)', 'abc'))));
+  put('conflicting-vmcoreinfo--key-twice.vmcore', 31, 'VMCOREINFO gives SIZE\\(page\\) two values: 64 and 56',
+    (f) => tinyKernel(f, tinyVmcoreinfo((l) => [...l, 'SIZE(page)=56'])));
+  put('conflicting-vmcoreinfo--two-notes.vmcore', 31, 'FILE: two VMCOREINFO notes give SIZE\\(page\\) two values: 64 and 56', (f) => {
+    const first = tinyVmcoreinfo();
+    const second = tinyVmcoreinfo(withValue('SIZE(page)', '56'));
+    const notes = encodeNotes([PRSTATUS, { name: 'VMCOREINFO', type: 0, desc: Buffer.from(first, 'latin1') },
+      { name: 'VMCOREINFO', type: 0, desc: Buffer.from(second, 'latin1') }]);
+    writeElfVmcore(f, { notes, loads: [{ paddr: 0, data: tinyMemory('6.1.0-56-amd64') }] });
+  });
   put('no-page-layout--no-size-page.vmcore', 31, 'VMCOREINFO lacks SIZE\\(page\\), needed to read struct page',
     (f) => tinyKernel(f, tinyVmcoreinfo(without('SIZE(page)'))));
   put('no-page-table--no-init-top-pgt.vmcore', 31, 'VMCOREINFO has no SYMBOL\\(init_top_pgt\\): cannot translate kernel addresses',
@@ -331,6 +342,13 @@ function main(): void {
   put('bad-kdump--max-mapnr-beyond-2-53.kdump', 31, 'FILE: sub-header: kdump_sub_header.max_mapnr_64: value 0x80000000000000 is out of range', (f) => {
     const b = kdumpHeader(4096, 2, 16);
     b.writeBigUInt64LE(1n << 55n, 4096 + KdumpSubHeader.offsets.max_mapnr_64);
+    fs.writeFileSync(f, b);
+  });
+
+  put('bad-kdump--size-note-2-40.kdump', 31, 'FILE: sub-header gives notes of 1099511627776 bytes, more than any kernel writes', (f) => {
+    const b = Buffer.alloc(4 * 4096);
+    kdumpHeader(4096, 2, 16).copy(b);
+    KdumpSubHeader.encode({ max_mapnr_64: 16, offset_note: 4096 + KdumpSubHeader.size, size_note: 2 ** 40 }, b, 4096);
     fs.writeFileSync(f, b);
   });
 

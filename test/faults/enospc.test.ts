@@ -118,7 +118,7 @@ describe('ENOSPC: the run stops cleanly and what it leaves is flagged and correc
     const out = path.join(d.dir, 'dump');
     const a = cyclodump(['-l', '-d', '1,31', vmcore, out]);
     expect(a.code, a.stderr).to.equal(0);
-    expect(a.stdout).to.match(/no space left .*; retrying with dump level 31/);
+    expect(a.stderr).to.match(/^cyclodump: no space left on the device holding .*; retrying with dump level 31 \(-d 1,31\)$/m);
     const s = KdumpVmcore.open(out);
     expect(s.incomplete).to.equal(false);
     expect(s.sub.dump_level).to.equal(31);
@@ -136,13 +136,13 @@ describe('ENOSPC: the run stops cleanly and what it leaves is flagged and correc
     t.close();
   });
 
-  it('-l -d 1 --cyclic-buffer 1, the disk full half way: the cycles pass 2 never reached are not in the 2nd bitmap', function () {
-    // pass 1 writes each cycle's 2nd bitmap into the file; a run that stops must clear the
-    // cycles it did not reach, or readers would take all their pages for lost ones
+  it('-l -d 1 --cyclic-buffer 1 --pfn-order, the disk full half way: the cycles pass 2 never reached are not in the 2nd bitmap', function () {
+    // pass 1 writes each cycle's 2nd bitmap into the file; a run in pfn order that stops must
+    // clear the cycles it did not reach, or readers would take all their pages for lost ones
     const d = needDisk(this);
     d.resize(90 * MiB);
     const out = path.join(d.dir, 'dump');
-    const r = cyclodump(['-l', '-d', '1', '--cyclic-buffer', '1', vmcore, out]);
+    const r = cyclodump(['-l', '-d', '1', '--cyclic-buffer', '1', '--pfn-order', vmcore, out]);
     expect(r.code, r.stderr).to.equal(1);
     expect(r.stderr).to.contain('is incomplete (marked so in its header) but readable');
     const kept = offDisk(out);
@@ -160,6 +160,21 @@ describe('ENOSPC: the run stops cleanly and what it leaves is flagged and correc
     } finally {
       k.close();
     }
+  });
+
+  it('-l -d 1 --cyclic-buffer 1 in the default order, the disk full half way: the whole 2nd bitmap, the pages not written lost', function () {
+    // the default order writes every cycle's bitmap first and the priority pages of every
+    // cycle before the rest: the bitmap stays whole, the descriptors not written say "lost"
+    const d = needDisk(this);
+    d.resize(90 * MiB);
+    const out = path.join(d.dir, 'dump');
+    const r = cyclodump(['-l', '-d', '1', '--cyclic-buffer', '1', vmcore, out]);
+    expect(r.code, r.stderr).to.equal(1);
+    const kept = offDisk(out);
+    const c = expectIncompleteKdump(kept, vmcore);
+    expect(c.pages + c.lost, 'every pfn of real-1g is in the -d 1 bitmap').to.equal(262144);
+    expect(c.pages, 'pages kept').to.be.greaterThan(32768);
+    expect(c.lost, 'pages in the bitmap without data').to.be.greaterThan(32768);
   });
 
   it('-L: the same as a full disk, at three sizes', function () {

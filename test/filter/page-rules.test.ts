@@ -9,11 +9,11 @@ import { expect } from 'chai';
 import { C_CACHE, C_CACHE_PRIVATE, C_FREE, C_HWPOISON, C_OFFLINE, C_USER, NUM_COUNTERS } from '../../src/filter/dump-level';
 import { nativeScan } from '../../src/filter/native-scan';
 import { VERDICT, classifyChunk, rulesArray, rulesOf } from '../../src/filter/page-rules';
-import { kernelVersionCode, resolvePageLayout } from '../../src/kernel/page-layout';
+import { PageLayout, kernelVersionCode, resolvePageLayout } from '../../src/kernel/page-layout';
 import { VmcoreInfo } from '../../src/kernel/vmcoreinfo';
 import { GENERATIONS } from '../../perf/synth/generations';
 import { K } from '../../perf/synth/kinds';
-import { sampleStructPages } from '../../perf/synth/struct-pages';
+import { StructPageSample, sampleStructPages } from '../../perf/synth/struct-pages';
 
 const SIZE_PAGE = 64;
 /** chunks of uneven lengths, so that the "next page" of a head falls outside a chunk now and then */
@@ -23,6 +23,41 @@ interface Verdicts {
   codes: Uint8Array;
   orders: Uint8Array;
   badOrders: number[];
+}
+
+/** Both languages' verdicts over a sample, fed in chunks of uneven lengths. */
+function verdicts(layout: PageLayout, sample: StructPageSample, valid: Uint8Array, level: number, inC: boolean): Verdicts {
+  const native = nativeScan()!;
+  const n = sample.kind.length;
+  const u32 = new Uint32Array(sample.pages.buffer);
+  const rules = rulesOf(layout, level);
+  const packed = rulesArray(rules);
+  const codes = new Uint8Array(n);
+  const orders = new Uint8Array(n);
+  const badOrders: number[] = [];
+  for (let at = 0, c = 0; at < n; c++) {
+    const len = Math.min(CHUNK_LENGTHS[c % CHUNK_LENGTHS.length], n - at);
+    const pages = sample.pages.subarray(at * SIZE_PAGE, (at + len) * SIZE_PAGE);
+    const v = valid.subarray(at, at + len);
+    const co = codes.subarray(at, at + len);
+    const or = orders.subarray(at, at + len);
+    const bad = inC
+      ? native.classifyChunk(packed, pages, v, len, sample.firstPfn + at, co, or)
+      : classifyChunk(rules, pages, u32.subarray(at * 16, (at + len) * 16), v, len, sample.firstPfn + at, co, or);
+    if (bad >= 0) badOrders.push(bad);
+    at += len;
+  }
+  return { codes, orders, badOrders };
+}
+
+/** The first verdict that differs between the languages, or undefined. */
+function firstDifference(sample: StructPageSample, js: Verdicts, c: Verdicts): string | undefined {
+  for (let i = 0; i < sample.kind.length; i++) {
+    if (js.codes[i] !== c.codes[i] || js.orders[i] !== c.orders[i]) {
+      return `pfn ${sample.firstPfn + i} (kind ${sample.kind[i]}): JavaScript ${js.codes[i]}/${js.orders[i]}, C ${c.codes[i]}/${c.orders[i]}`;
+    }
+  }
+  return undefined;
 }
 
 describe('the page decision table: C and JavaScript agree on every kernel generation', function () {
@@ -41,26 +76,7 @@ describe('the page decision table: C and JavaScript agree on every kernel genera
       for (let i = 0; i < n; i += 997) valid[i] = 0;
       const u32 = new Uint32Array(sample.pages.buffer);
 
-      const run = (level: number, inC: boolean): Verdicts => {
-        const rules = rulesOf(layout, level);
-        const packed = rulesArray(rules);
-        const codes = new Uint8Array(n);
-        const orders = new Uint8Array(n);
-        const badOrders: number[] = [];
-        for (let at = 0, c = 0; at < n; c++) {
-          const len = Math.min(CHUNK_LENGTHS[c % CHUNK_LENGTHS.length], n - at);
-          const pages = sample.pages.subarray(at * SIZE_PAGE, (at + len) * SIZE_PAGE);
-          const v = valid.subarray(at, at + len);
-          const co = codes.subarray(at, at + len);
-          const or = orders.subarray(at, at + len);
-          const bad = inC
-            ? native!.classifyChunk(packed, pages, v, len, sample.firstPfn + at, co, or)
-            : classifyChunk(rules, pages, u32.subarray(at * 16, (at + len) * 16), v, len, sample.firstPfn + at, co, or);
-          if (bad >= 0) badOrders.push(bad);
-          at += len;
-        }
-        return { codes, orders, badOrders };
-      };
+      const run = (level: number, inC: boolean): Verdicts => verdicts(layout, sample, valid, level, inC);
 
       const counted = (v: Verdicts, counter: number, of?: (k: number) => boolean): number => {
         let c = 0;
@@ -71,11 +87,8 @@ describe('the page decision table: C and JavaScript agree on every kernel genera
       for (let level = 0; level < 32; level += 2) {
         const js = run(level, false);
         const c = run(level, true);
-        for (let i = 0; i < n; i++) {
-          if (js.codes[i] !== c.codes[i] || js.orders[i] !== c.orders[i]) {
-            expect.fail(`-d ${level}, pfn ${sample.firstPfn + i} (kind ${sample.kind[i]}): JavaScript ${js.codes[i]}/${js.orders[i]}, C ${c.codes[i]}/${c.orders[i]}`);
-          }
-        }
+        const differs = firstDifference(sample, js, c);
+        if (differs) expect.fail(`-d ${level}, ${differs}`);
         expect(c.badOrders, `-d ${level}: first bad buddy order per chunk`).to.deep.equal(js.badOrders);
         if (level === 30) {
           const per = Array.from({ length: NUM_COUNTERS }, (_, k) => counted(js, k));
@@ -115,6 +128,28 @@ describe('the page decision table: C and JavaScript agree on every kernel genera
             unaccepted++;
           }
           expect(unaccepted, 'unaccepted blocks').to.be.greaterThan(0);
+        }
+      }
+    });
+  }
+
+  for (const gen of GENERATIONS) {
+    it(`${gen.name}: 1 GiB hugetlb pages (order 18) get the same verdicts and are user data`, function () {
+      if (process.env.CYCLODUMP_NO_NATIVE) this.skip();
+      expect(nativeScan(), 'the native addon is not built').to.not.equal(undefined);
+      // the second GiB of a 4 GiB machine is plain RAM, which the planner makes one gigantic page
+      const sample = sampleStructPages({ generation: gen, sections: 8, firstSection: 8, ramBytes: 4 * 2 ** 30, seed: 7, mix: 'gigantic=1' });
+      expect(sample.firstPfn % 262144, 'the sample starts on a GiB').to.equal(0);
+      const layout = resolvePageLayout(new VmcoreInfo(sample.vmcoreinfo), kernelVersionCode(gen.osrelease));
+      const valid = new Uint8Array(sample.kind.length).fill(1);
+      for (let level = 0; level < 32; level += 2) {
+        const js = verdicts(layout, sample, valid, level, false);
+        const differs = firstDifference(sample, js, verdicts(layout, sample, valid, level, true));
+        if (differs) expect.fail(`-d ${level}, ${differs}`);
+        if (level === 8) {
+          expect(js.codes[0], `${gen.name}: the gigantic head is user data by ${layout.hugetlb.kind}`).to.equal(VERDICT.excludeBase + C_USER);
+          // where struct page has compound_head, a tail says so itself; before, the head's order covers it
+          if (layout.offCompoundHead >= 0) expect(js.codes[1], 'its tails follow the head').to.equal(VERDICT.tail);
         }
       }
     });

@@ -95,6 +95,50 @@ describe('page reader over the mapped input', function () {
     expect(Buffer.from(dst, 3 * PAGE + PAGE / 2, PAGE / 2).equals(Buffer.alloc(PAGE / 2))).to.equal(true);
   });
 
+  it('the native loop\'s threads, each through its own window, store what one thread stores, from the right file', function () {
+    // two vmcores of 6 MiB (windows are 4 MiB), numbered differently; every third page
+    // of each, unaligned in the file, shared between 1, 2 and 3 threads
+    const files = ['a', 'b'].map((name, k) => {
+      const file = path.join(dir, `threads-${name}.vmcore`);
+      writeElfVmcore(file, {
+        notes: Buffer.alloc(100 + k * 40),
+        loads: [0, 1, 2].map((s) => ({ paddr: s * 1024 * PAGE, data: pages(s * 1024 + k * 100000, 512 * PAGE) })),
+      });
+      return ElfVmcore.open(file);
+    });
+    const native = nativePages()!;
+    try {
+      const results = new Map<string, Buffer>();
+      for (const threads of [1, 2, 3]) {
+        for (const [k, m] of files.entries()) {
+          // a new handle each time: a helper's window of the other file must not be read
+          const reader = new PageReader(m, PAGE, { map: true });
+          const pfns: number[] = [];
+          for (let s = 0; s < 3; s++) for (let p = 0; p < 512; p += 3) pfns.push(s * 1024 + p);
+          const offs = Float64Array.from(pfns, (pfn) => m.direct.map.fileOffset(pfn * PAGE));
+          expect(offs.every((o) => o > 0 && o % PAGE !== 0)).to.equal(true);
+          for (const method of [NATIVE_METHOD.raw, NATIVE_METHOD.lzo]) {
+            const dst = new ArrayBuffer(pfns.length * PAGE);
+            const sizes = new Int32Array(pfns.length);
+            const flags = new Uint8Array(pfns.length);
+            const tally = new Int32Array(2);
+            const end = native.compressMapped(method, reader.mapped!, reader.buf, offs, 0, pfns.length, PAGE, true, dst, 0, sizes, flags, 1, tally, threads);
+            const got = Buffer.concat([Buffer.from(dst, 0, end), Buffer.from(sizes.buffer), Buffer.from(flags), Buffer.from(tally.buffer)]);
+            const key = `${k} ${method}`;
+            if (threads === 1) results.set(key, got);
+            else expect(got.equals(results.get(key)!), `${threads} threads, file ${k}, method ${method}`).to.equal(true);
+            if (method !== NATIVE_METHOD.raw) continue;
+            // and the raw pages are that file's
+            const want = Buffer.concat(pfns.map((pfn) => { const b = Buffer.alloc(PAGE); m.read(pfn * PAGE, b, 0, PAGE); return b; }));
+            expect(Buffer.from(dst, 0, end).equals(want), `raw pages of file ${k}, ${threads} threads`).to.equal(true);
+          }
+        }
+      }
+    } finally {
+      for (const m of files) m.close();
+    }
+  });
+
   it('stops after `limit` pages', function () {
     const reader = new PageReader(mem, PAGE, { map: true });
     const bm = new Uint8Array(6);
