@@ -4,9 +4,12 @@ import * as fs from 'fs';
 import { DUMP_DH_EXCLUDED_VMEMMAP } from '../format/diskdump';
 import type { RunOptions } from '../pipeline/dump';
 import { DumpReport, formatReport, reportJson } from '../pipeline/report';
-import { DumpError, EXIT_COMPLETED, EXIT_FAILED, NoSpaceError } from '../util/errors';
+import { DumpError, EXIT_COMPLETED, EXIT_FAILED, NoSpaceError, writeFailure } from '../util/errors';
 import { DEFAULT_MSG_LEVEL, Messages } from '../util/messages';
 import { createOutputFile, sizeWritePool } from '../util/file';
+import { usableCpus } from '../pipeline/prepare';
+import { fsPath, recordArgvBytes } from '../util/argv-bytes';
+import { writeAllSync } from '../format/flattened-sink';
 import { installSignalHandlers } from '../util/interrupt';
 import { openInput } from '../vmcore/open';
 import { helpText } from './help';
@@ -15,6 +18,8 @@ import { VERSION } from './version';
 
 export async function main(argv: string[]): Promise<number> {
   let msgs = new Messages(DEFAULT_MSG_LEVEL);
+  // file names are kept as the bytes given (a name that is not UTF-8 is still that file)
+  recordArgvBytes(argv);
   try {
     if (argv[0] === 'info' || argv[0] === 'map') {
       const { subcommand } = await import('./subcommands');
@@ -33,13 +38,17 @@ export async function main(argv: string[]): Promise<number> {
         return EXIT_FAILED;
     }
     const cmd = parsed.cmd;
-    installSignalHandlers();
     if (cmd.refused.length > 0) {
       const r = cmd.refused[0];
       process.stderr.write(`cyclodump: ${r.option} is not supported: ${r.reason}\n`);
       return EXIT_FAILED;
     }
     if (cmd.checkParams) return EXIT_COMPLETED;
+    checkOutputPlaces(cmd);
+    // before the handlers: a signal while -i names a FIFO that nobody writes ends the run
+    // at once, as nothing has been written yet
+    cmd.vmcoreinfoText = readVmcoreinfoFile(cmd.vmcoreinfoFile);
+    installSignalHandlers();
     // with -F the dump goes to stdout, so every message goes to stderr (as makedumpfile does)
     msgs = new Messages(cmd.messageLevel, cmd.flatten ? process.stderr : process.stdout, process.stderr, { json: cmd.logJson });
     switch (cmd.mode) {
@@ -82,19 +91,73 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Where the run will write, checked before anything is read: -F needs an open standard
+ * output (makedumpfile fails there too; Node puts /dev/null on a closed one, so the dump
+ * would be thrown away with exit 0), and --work-dir a directory that exists.
+ */
+function checkOutputPlaces(cmd: ParsedCommand): void {
+  if (cmd.flatten && cmd.mode !== 'rearrange' && stdoutWasClosed()) {
+    throw new DumpError('stdout-closed', 'standard output is closed: -F writes the dump there (give it a file or a pipe)');
+  }
+  if (cmd.workDir !== undefined) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(fsPath(cmd.workDir));
+    } catch (e) {
+      throw new DumpError('work-dir', `--work-dir ${cmd.workDir}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`);
+    }
+    if (!st.isDirectory()) throw new DumpError('work-dir', `--work-dir ${cmd.workDir}: not a directory`);
+  }
+}
+
+/**
+ * Whether this process was started with fd 1 closed: Node then opens /dev/null there,
+ * read-write and close-on-exec (a shell's `>/dev/null` is write-only and inherited).
+ */
+function stdoutWasClosed(): boolean {
+  try {
+    if (fs.readlinkSync('/proc/self/fd/1') !== '/dev/null') return false;
+    const flags = /^flags:\s*([0-7]+)/m.exec(fs.readFileSync('/proc/self/fdinfo/1', 'latin1'));
+    if (!flags) return false;
+    const f = parseInt(flags[1], 8);
+    return (f & 3) === fs.constants.O_RDWR && (f & 0o2000000) !== 0;
+  } catch {
+    return false;
+  }
+}
+
 /** The line that ends a failed run: "cyclodump: ..." on stderr, or a JSON error record with --log-json. */
 function fatal(msgs: Messages, message: string, fields: { code: string; exitCode: number }): void {
   if (msgs.log.json) msgs.log.fatal(message, fields);
   else msgs.put(process.stderr, `cyclodump: ${message}\n`);
 }
 
+/**
+ * The kernel keeps VMCOREINFO in one page (VMCOREINFO_BYTES is PAGE_SIZE, at most 64 KiB
+ * on the architectures cyclodump reads): a -i file larger than that is not one, and
+ * reading stops there, whatever the file is (/dev/zero, a pipe).
+ */
+export const MAX_VMCOREINFO_FILE = 64 << 10;
+
 function readVmcoreinfoFile(file: string | undefined): string | undefined {
   if (file === undefined) return undefined;
+  const buf = Buffer.alloc(MAX_VMCOREINFO_FILE + 1);
+  let got = 0;
   try {
-    return fs.readFileSync(file, 'latin1');
+    const fd = fs.openSync(file, 'r');
+    try {
+      for (let n = 1; n > 0 && got < buf.length; got += n) n = fs.readSync(fd, buf, got, buf.length - got, null);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (e) {
     throw new DumpError('vmcoreinfo-file', `can't read the VMCOREINFO file ${file}: ${(e as Error).message}`);
   }
+  if (got > MAX_VMCOREINFO_FILE) {
+    throw new DumpError('vmcoreinfo-file', `the VMCOREINFO file ${file} holds more than ${MAX_VMCOREINFO_FILE} bytes, more than any kernel's VMCOREINFO`);
+  }
+  return buf.toString('latin1', 0, got);
 }
 
 function dumpOptions(cmd: ParsedCommand, level: number): RunOptions {
@@ -116,17 +179,18 @@ function dumpOptions(cmd: ParsedCommand, level: number): RunOptions {
     vtop: cmd.vtop,
     excludeVmemmap: cmd.excludeVmemmap,
     extraStatus: cmd.excludeVmemmap ? DUMP_DH_EXCLUDED_VMEMMAP : 0,
-    vmcoreinfoText: readVmcoreinfoFile(cmd.vmcoreinfoFile),
+    vmcoreinfoText: cmd.vmcoreinfoText,
     vmcoreinfoFile: cmd.vmcoreinfoFile,
     flatRecordPages: 2 ** Math.max(0, Math.min(cmd.blockOrder, 14)),
     numDumpfiles: cmd.dumpfiles.length || 1,
     noMmap: cmd.nonMmap,
+    pfnOrder: cmd.pfnOrder,
   };
 }
 
 async function create(cmd: ParsedCommand, msgs: Messages): Promise<number> {
   const levels = cmd.dumpLevels;
-  sizeWritePool(cmd.dumpfiles.length || 1);
+  sizeWritePool(cmd.dumpfiles.length || 1, cmd.numThreads ?? usableCpus());
   for (let i = 0; i < levels.length; i++) {
     const opts = dumpOptions(cmd, levels[i]);
     if (i > 0) opts.force = true;
@@ -141,7 +205,8 @@ async function create(cmd: ParsedCommand, msgs: Messages): Promise<number> {
     }
     if (error) {
       if (error instanceof NoSpaceError && i + 1 < levels.length && !cmd.flatten) {
-        msgs.msg(`${error.message}; retrying with dump level ${levels[i + 1]}`);
+        // one line on stderr, wherever the other messages go: the file is rewritten
+        process.stderr.write(`cyclodump: ${error.message}; retrying with dump level ${levels[i + 1]} (-d ${levels.join(',')})\n`);
         continue;
       }
       msgs.report(formatReport(report));
@@ -189,7 +254,7 @@ async function writeDmesgFile(cmd: ParsedCommand, msgs: Messages): Promise<void>
   let text: Buffer;
   let failure: DumpError | undefined;
   try {
-    const vmcoreinfo = readVmcoreinfoFile(cmd.vmcoreinfoFile) ?? input.vmcoreinfo?.text;
+    const vmcoreinfo = cmd.vmcoreinfoText ?? input.vmcoreinfo?.text;
     if (vmcoreinfo !== undefined) debugVmcoreinfo(vmcoreinfo, msgs);
     if (vmcoreinfo === undefined) throw new DumpError('no-vmcoreinfo', `${cmd.vmcore} has no VMCOREINFO note: the kernel log can't be found without it (give -i VMCOREINFO)`);
     const km = buildKernelModel(input, vmcoreinfo, {
@@ -208,11 +273,17 @@ async function writeDmesgFile(cmd: ParsedCommand, msgs: Messages): Promise<void>
     input.close();
   }
   if (cmd.flatten) {
-    fs.writeSync(1, text);
+    try {
+      writeAllSync(1, text);
+    } catch (e) {
+      throw writeFailure(e, 'standard output', 'the kernel log to standard output');
+    }
   } else {
     const fd = createOutputFile(cmd.dumpfile!, cmd.force, 'dmesg file');
     try {
-      fs.writeSync(fd, text);
+      writeAllSync(fd, text);
+    } catch (e) {
+      throw writeFailure(e, cmd.dumpfile!, `the dmesg file ${cmd.dumpfile}`);
     } finally {
       fs.closeSync(fd);
     }

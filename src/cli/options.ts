@@ -68,6 +68,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { long: 'dry-run', key: 'dryRun', status: 'supported', help: 'Do everything but write the dump file.' },
   { long: 'show-stats', key: 'showStats', status: 'supported', help: 'Print the page report (message level 16).' },
   { long: 'bitmap-cache', arg: 'KIB', key: 'bitmapCache', status: 'extension', help: 'Memory for the run-length coded 2nd bitmap kept between the two passes when it cannot wait in the dump file itself (-F, -E, --split, --dry-run; default 32768); cycles that do not fit are scanned again. 0: keep nothing, scan every cycle twice as makedumpfile does.' },
+  { long: 'pfn-order', key: 'pfnOrder', status: 'extension', help: 'Write page data in pfn order, as makedumpfile does, so that the file is byte for byte makedumpfile\'s. By default the pages a reader needs first (kernel page tables, utsname, the kernel log, the CPUs\' stacks, node data, mem_section, the struct pages) are written before the rest, so that a dump cut short by a full disk or a reset still tells why the machine died; the bitmaps and descriptors are in pfn order either way. No effect on -E.' },
   { long: 'report-json', arg: 'FILE', key: 'reportJson', status: 'extension', help: 'Also write the page report as JSON to FILE.' },
   { long: 'log-json', key: 'logJson', status: 'extension', help: 'Write log lines as JSON (pino) on stderr instead of text.' },
 ];

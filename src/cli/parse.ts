@@ -25,6 +25,8 @@ export interface ParsedCommand {
   sizeLimit?: number;
   excludeVmemmap: boolean;
   vmcoreinfoFile?: string;
+  /** the -i file's text, read by main before the run */
+  vmcoreinfoText?: string;
   messageLevel: number;
   vtop?: bigint;
   partialDmesg: boolean;
@@ -35,6 +37,7 @@ export interface ParsedCommand {
   checkParams: boolean;
   dryRun: boolean;
   nonMmap: boolean;
+  pfnOrder: boolean;
   bitmapCacheKiB?: number;
   reportJson?: string;
   logJson: boolean;
@@ -182,11 +185,15 @@ export function parseCommandLine(argvIn: string[]): ParseOutcome {
     checkParams: flag('checkParams'),
     dryRun: flag('dryRun'),
     nonMmap: flag('nonMmap'),
+    pfnOrder: flag('pfnOrder'),
     bitmapCacheKiB: str('bitmapCache') !== undefined ? atoi(str('bitmapCache')!) : undefined,
     reportJson: str('reportJson'),
     logJson: flag('logJson'),
     refused,
   };
+  // an option cyclodump refuses is refused with its reason, even where makedumpfile would
+  // find the line invalid anyway (-g without -x, --config without -x)
+  if (refused.length > 0) return { kind: 'run', cmd };
   return checkMode(cmd, program.args, o, dumpLevelGiven);
 }
 

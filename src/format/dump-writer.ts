@@ -2,9 +2,13 @@
 // --split parts, ELF; each over a file, a flattened stream or nothing) does with them. A
 // writer knows its format and its sink, nothing of the run around it: the coordinator
 // (src/pipeline/coordinator.ts) decides what it gets and when, counts, shows progress and
-// decides what happens on failure. The call order is begin, bitmap for every cycle in pfn
-// order with the pages of that cycle in between, finish; or, after a failure, settle and
-// markIncomplete.
+// decides what happens on failure. The call order is start (before pass 1), begin, bitmap
+// for every cycle in pfn order with the pages of that cycle in between, finish; or, after a
+// failure, settle and markIncomplete.
+//
+// Every header says INCOMPLETE from its first write (kdump status 0x08, ELF e_flags bit 0);
+// only finish() clears it, last, once the data is synced. So a run that dies in any way
+// (SIGKILL, the OOM killer, a power cut) leaves a file that says what it is.
 
 /** What a writer learns once pass 1 is over. */
 export interface DumpGeometry {
@@ -14,6 +18,8 @@ export interface DumpGeometry {
   cyclePfns: number;
   /** sets the 1st-bitmap bits (pfns in memory) of the slice that starts at pfn `start` */
   fillMemory(view: Uint8Array, start: number): void;
+  /** the input file, for a writer whose sink moves page data from it inside the kernel (DumpSink.copyRuns) */
+  inputFd?: number;
   /** for a writer that moves page data itself (ELF): the pages it will write, and as it writes them */
   progress: { total(pages: number): void; written(pages: number, bytesIn: number, bytesOut: number): void };
 }
@@ -35,14 +41,33 @@ export interface StoredPages {
   flags: Uint8Array;
   data: ArrayBuffer;
   dataLen: number;
+  /**
+   * Without a codec, where the writer takes them (DumpWriter.takesRuns): the pages kept are
+   * not in data but in the input file, at these [offset, length] ranges, in order
+   * (inputRunCount of them; dataLen bytes in all).
+   */
+  inputRuns?: Float64Array;
+  inputRunCount?: number;
+}
+
+/** `count` descriptors in neighbouring slots of the table from `slot` (the dump's page number) on. */
+export interface SlotRun {
+  slot: number;
+  count: number;
 }
 
 /** A batch of dumpable pages: pfns [pfnStart, pfnEnd), the first of them the dump's page number `index`. */
 export interface PageBatchWrite {
   pfnStart: number;
   pfnEnd: number;
-  /** dumpable pages below pfnStart in the whole dump: where its descriptors go, whatever the write order */
+  /** dumpable pages below the batch's first page in the whole dump: where its descriptors go, whatever the write order */
   index: number;
+  /**
+   * When the batch's pages are not neighbours in the dump (pages of other batches lie
+   * between them: the default write order, src/pipeline/write-order.ts): their slots, as
+   * runs in page order. Absent: one run of all the pages from `index`.
+   */
+  runs?: readonly SlotRun[];
   pages: StoredPages;
 }
 
@@ -63,13 +88,23 @@ export interface DumpWriter {
   readonly failure: unknown;
   /** ELF: pages the file leaves out (runs of 256 or more), for the report */
   readonly elfExcluded?: number;
+  /** Before pass 1: writes what the headers can say yet, flagged incomplete (a file killed in pass 1 says what it is). */
+  start?(): void;
+  /** whether pages() takes StoredPages.inputRuns (known after begin): batches without a codec may then leave their data in the input */
+  readonly takesRuns?: boolean;
   /** Called before pass 1: the place in the output where pass 1 may keep its 2nd bitmap, if any. */
   bitmapStore?(cyclePfns: number): OutputBitmapStore | undefined;
   begin(g: DumpGeometry): void;
   bitmap(c: CycleBitmap): void;
   /** Settles once the batch's data is written: its buffer may then be reused. */
   pages(b: PageBatchWrite): Promise<void>;
-  /** Writes what is left and waits for every write: the output is complete. */
+  /**
+   * Writes the descriptors gathered so far (each once its data is down) and settles when
+   * they are written: the pages written up to here are then readable from the file
+   * whenever it is cut.
+   */
+  checkpoint?(): Promise<void>;
+  /** Writes what is left, waits for every write, syncs, and clears the incomplete flag last: the output is complete. */
   finish(): Promise<void>;
   /** After a failure: waits for the writes in flight; the descriptors of data already written go out. */
   settle(): Promise<void>;

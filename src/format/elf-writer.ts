@@ -16,6 +16,8 @@ const PFN_EXCLUDED = 256;
 /** pfns per block of makedumpfile's bitmap file (4096-byte blocks) */
 const PFN_BUFBITMAP = 4096 * 8;
 const COPY_CHUNK = 4 << 20;
+/** program headers of written segments are written at least this often (bytes of data) */
+const PH_FLUSH_BYTES = 8 << 20;
 
 /** The ELF vmcore whose headers and data the file copies. */
 export interface ElfSource {
@@ -264,17 +266,33 @@ export class ElfWriter implements DumpWriter {
     return Promise.reject(new Error('the ELF writer copies the input: it takes no page batches'));
   }
 
+  /**
+   * Before pass 1: the input's ELF header with no program header yet, flagged incomplete
+   * (e_flags bit 0): a file killed before its data says what it is.
+   */
+  start(): void {
+    const ehdr = Buffer.from(this.src.ehdr);
+    Elf64Ehdr.encode({ e_phoff: Elf64Ehdr.size, e_phnum: 0, e_shoff: 0, e_shnum: 0, e_shstrndx: 0 }, ehdr);
+    this.sink.write(flagged(ehdr), 0);
+  }
+
   async finish(): Promise<void> {
     const segments = this.endWalks();
     const ps = this.v.pageSize;
     this.progress?.total(segments.reduce((n, s) => n + Math.ceil(s.phdr.p_filesz / ps), 0));
-    const dataOff = this.writeHeaders(segments.length + 1);
+    const { dataOff, ehdr } = this.writeHeaders(segments.length + 1);
     this.writeSegments(segments, dataOff);
+    // the last write: once the data is on the device, the header as makedumpfile writes it
+    this.sink.sync?.();
+    this.sink.write(ehdr, 0);
     this.finished = true;
   }
 
-  /** ELF header, the section header of extended numbering, the note header and notes; returns where data starts. */
-  private writeHeaders(phnum: number): number {
+  /**
+   * ELF header (flagged incomplete), the section header of extended numbering, the note
+   * header and notes; returns where data starts and the header the finished file gets.
+   */
+  private writeHeaders(phnum: number): { dataOff: number; ehdr: Buffer } {
     const xnum = phnum >= PN_XNUM;
     let noteOff = Elf64Ehdr.size + Elf64Phdr.size * phnum;
     const shoff = noteOff;
@@ -286,7 +304,8 @@ export class ElfWriter implements DumpWriter {
       e_phoff: Elf64Ehdr.size, e_phnum: xnum ? PN_XNUM : phnum,
       ...(xnum ? { e_shoff: shoff, e_shentsize: Elf64Shdr.size, e_shnum: 1, e_shstrndx: 0 } : {}),
     }, ehdr);
-    // the header area is written as zeros first, as makedumpfile reserves it
+    // the header area is written as zeros first, as makedumpfile reserves it: program
+    // headers not written yet read as PT_NULL
     this.sink.write(Buffer.alloc(noteOff - Elf64Ehdr.size), Elf64Ehdr.size);
     if (xnum) {
       this.sink.write(Elf64Shdr.encode({
@@ -295,12 +314,15 @@ export class ElfWriter implements DumpWriter {
       }), shoff);
     }
     this.sink.write(Elf64Phdr.encode({ ...this.src.notePhdr, p_offset: noteOff }), Elf64Ehdr.size);
-    this.sink.write(ehdr, 0);
+    this.sink.write(flagged(ehdr), 0);
     this.sink.write(this.src.noteBytes.subarray(0, noteSize), noteOff);
-    return noteOff + noteSize;
+    return { dataOff: noteOff + noteSize, ehdr };
   }
 
-  /** Program headers (a thousand at a time) and segment data, segment by segment. */
+  /**
+   * Segment data, segment by segment, and the program headers of segments whose data is
+   * written (a thousand at a time): a header never points at data that is not in the file.
+   */
   private writeSegments(segments: Segment[], dataStart: number): void {
     const ps = this.v.pageSize;
     let dataOff = dataStart;
@@ -317,16 +339,13 @@ export class ElfWriter implements DumpWriter {
     // a segment whose data the disk could not take: its header is rewritten to cover only
     // the bytes that reached the file (a header must never promise data that is not there)
     let cut: { at: number; phdr: Elf64PhdrValue } | undefined;
+    let flushedAt = dataStart;
     try {
       for (const { phdr, loadOffset, last } of segments) {
         checkInterrupted();
         // a non-final segment without data gets offset 0; the final one keeps its place
         const entry: Elf64PhdrValue = { ...phdr, p_type: PT_LOAD, p_offset: phdr.p_filesz > 0 || last ? dataOff : 0 };
         const at = Elf64Ehdr.size + Elf64Phdr.size * phIndex;
-        Elf64Phdr.encode(entry, phBuf, phFill);
-        phFill += Elf64Phdr.size;
-        phIndex++;
-        if (phFill === phBuf.length) flushPh();
         if (phdr.p_filesz > 0) {
           const done = this.copySegment(phdr.p_paddr, loadOffset, phdr.p_filesz, dataOff);
           if (done < phdr.p_filesz) {
@@ -337,7 +356,16 @@ export class ElfWriter implements DumpWriter {
           this.stored = true;
           this.progress?.written(Math.ceil(phdr.p_filesz / ps), phdr.p_filesz, phdr.p_filesz);
         }
+        Elf64Phdr.encode(entry, phBuf, phFill);
+        phFill += Elf64Phdr.size;
+        phIndex++;
         dataOff += phdr.p_filesz;
+        // the headers go out every PH_FLUSH_BYTES of data too: a run killed half way leaves
+        // a file whose written segments are described
+        if (phFill === phBuf.length || dataOff - flushedAt >= PH_FLUSH_BYTES) {
+          flushPh();
+          flushedAt = dataOff;
+        }
       }
     } finally {
       // on a full disk, the headers already known still go out (the file stays readable)
@@ -383,4 +411,11 @@ export class ElfWriter implements DumpWriter {
   markIncomplete(): number {
     return setHeaderBits(this.sink, Elf64Ehdr.offsets.e_flags, ELF_FLAG_INCOMPLETE) ? 1 : 0;
   }
+}
+
+/** A copy of an ELF header with e_flags bit 0 (incomplete) set. */
+function flagged(ehdr: Buffer): Buffer {
+  const b = Buffer.from(ehdr);
+  b.writeUInt32LE(b.readUInt32LE(Elf64Ehdr.offsets.e_flags) | ELF_FLAG_INCOMPLETE, Elf64Ehdr.offsets.e_flags);
+  return b;
 }

@@ -36,6 +36,18 @@ export function decodeKdumpField<T>(decode: () => T, path: string, what: string)
   }
 }
 
+/** Notes copied into a dump larger than this are taken for corruption (a vmcore's PT_NOTE has the same bound). */
+const MAX_NOTE_BYTES = 64 << 20;
+
+/** The notes or the VMCOREINFO the sub-header points at: inside the file and of a size a kernel writes, before anything is allocated for them. */
+function checkCopiedBlock(path: string, what: string, offset: number, size: number, fileSize: number): void {
+  if (size === 0) return;
+  if (size > MAX_NOTE_BYTES) throw new DumpError('bad-kdump', `${path}: sub-header gives ${what} of ${size} bytes, more than any kernel writes`);
+  if (offset + size > fileSize) {
+    throw new DumpError('truncated', `${path} is truncated: the ${what} end at ${offset + size}, file has ${fileSize} bytes`);
+  }
+}
+
 export function readKdumpHeaders(fd: number, path: string): KdumpHeaders {
   const fileSize = fs.fstatSync(fd).size;
   const rawHeader = Buffer.alloc(DiskDumpHeader.size);
@@ -62,5 +74,7 @@ export function readKdumpHeaders(fd: number, path: string): KdumpHeaders {
   const offsetDesc = offsetBitmap1 + 2 * bitmapLen;
   if (offsetDesc > fileSize) throw new DumpError('truncated', `${path} is truncated: bitmaps end past the end of the file`);
   if (bitmapLen > MAX_BITMAP_BYTES) throw new DumpError('bad-kdump', `${path}: implausible bitmap size`);
+  if (header.header_version >= 4) checkCopiedBlock(path, 'notes', sub.offset_note, sub.size_note, fileSize);
+  if (header.header_version >= 3) checkCopiedBlock(path, 'VMCOREINFO', sub.offset_vmcoreinfo, sub.size_vmcoreinfo, fileSize);
   return { header, sub, rawHeader, rawSub, blockSize: bs, maxMapnr, fileSize, bitmapLen, offsetBitmap1, offsetDesc };
 }

@@ -6,7 +6,7 @@
 // before the descriptors that point at it. Spec: kdump-compressed.md §1-§7.
 import { DESC_LAYOUT, batchLoops } from './batch-loops';
 import { DL_EXCLUDE_ZERO, DUMP_DH_COMPRESSED_INCOMPLETE, DiskDumpHeader, KdumpSubHeader, PageDesc } from './diskdump';
-import type { CycleBitmap, DumpGeometry, DumpWriter, OutputBitmapStore, PageBatchWrite, StoredPages } from './dump-writer';
+import type { CycleBitmap, DumpGeometry, DumpWriter, OutputBitmapStore, PageBatchWrite, SlotRun, StoredPages } from './dump-writer';
 import { KdumpGeometry, dataStart, encodeMainHeader, encodeSubHeader, kdumpGeometry } from './kdump-layout';
 import { DumpSink, setHeaderBits } from './sink';
 
@@ -96,21 +96,54 @@ export class KdumpWriter implements DumpWriter {
     };
   }
 
-  begin(g: DumpGeometry): void {
-    this.numDumpable = g.numDumpable;
+  /**
+   * The headers, flagged incomplete, before pass 1 (they hold nothing pass 1 decides), and
+   * the file as long as its bitmaps (a hole until they are written): readers that map the
+   * bitmaps open a file killed in pass 1 and find no page in it. The length comes first and
+   * the main header, with the signature, last (writeHeaders): a run killed at any instant
+   * leaves a file that is no dump yet, or one whose headers and bitmaps can all be read.
+   */
+  start(): void {
+    this.sink.write(new Uint8Array(1), this.g.offsetBitmap2 + this.g.bitmapLen - 1);
     this.writeHeaders();
+  }
+
+  /** the input file, when this writer's sink can copy page data from it (takesRuns) */
+  private inputFd?: number;
+
+  get takesRuns(): boolean {
+    return this.inputFd !== undefined;
+  }
+
+  /** Pages without a codec may stay in the input: the sink copies them from inputFd. */
+  useInput(fd: number | undefined): void {
+    this.inputFd = fd !== undefined && this.sink.copyRuns ? fd : undefined;
+  }
+
+  begin(g: DumpGeometry): void {
+    this.useInput(g.inputFd);
+    this.numDumpable = g.numDumpable;
+    if (!this.headersWritten) this.writeHeaders();
     this.writeMemoryBitmap(g);
     this.startData(g.numDumpable);
   }
 
+  private headersWritten = false;
+
+  /**
+   * Notes, sub-header, then the main header (status flagged incomplete until seal()): the
+   * signature is written last, in one write of one block, so a file that has it has the
+   * rest of the headers too.
+   */
   writeHeaders(): void {
     const v = this.v;
-    this.writeMainHeader(v.status);
     if (v.noteBytes.length > 0) this.sink.write(v.noteBytes, this.g.blockSize + KdumpSubHeader.size);
     this.sink.write(encodeSubHeader(this.g, {
       physBase: v.physBase, dumpLevel: v.dumpLevel, noteSize: v.noteBytes.length,
       vmcoreinfoDescOffset: v.vmcoreinfo?.descOffset ?? -1, vmcoreinfoSize: v.vmcoreinfo?.size ?? 0, split: v.split,
     }), this.g.blockSize);
+    this.writeMainHeader(v.status | DUMP_DH_COMPRESSED_INCOMPLETE);
+    this.headersWritten = true;
   }
 
   private writeMainHeader(status: number): void {
@@ -155,7 +188,9 @@ export class KdumpWriter implements DumpWriter {
   }
 
   pages(b: PageBatchWrite): Promise<void> {
-    return this.writeBatch(b.pages, b.index - (this.v.split?.firstIndex ?? 0));
+    const first = this.v.split?.firstIndex ?? 0;
+    const runs = b.runs ? b.runs.map((r) => ({ slot: r.slot - first, count: r.count })) : [{ slot: b.index - first, count: b.pages.count }];
+    return this.writeBatch(b.pages, runs);
   }
 
   /**
@@ -164,38 +199,62 @@ export class KdumpWriter implements DumpWriter {
    * returned promise settles when the batch's data is on disk (its buffer may then be
    * reused); its descriptors follow in groups (flushDescriptors).
    */
-  writeBatch(r: StoredPages, slot: number): Promise<void> {
+  writeBatch(r: StoredPages, runs: readonly SlotRun[]): Promise<void> {
     const desc = new Uint8Array(PageDesc.size * r.count);
     const batchDataPos = this.dataPos;
     this.dataPos = batchLoops().encodeDescriptors(r.sizes, r.flags, r.count, this.dataPos, this.zeroOffset, this.pageSize, DESC_LAYOUT, desc);
-    const descPos = this.g.offsetDesc + PageDesc.size * slot;
+    // each run's descriptors, and where they go in the table
+    const parts: { bytes: Uint8Array; pos: number; count: number }[] = [];
+    let at = 0;
+    for (const run of runs) {
+      parts.push({ bytes: desc.subarray(at * PageDesc.size, (at + run.count) * PageDesc.size), pos: this.g.offsetDesc + PageDesc.size * run.slot, count: run.count });
+      at += run.count;
+    }
     const data = new Uint8Array(r.data, 0, r.dataLen);
     if (!this.sink.writeAsync) {
-      if (r.dataLen > 0) this.sink.write(data, batchDataPos);
-      this.sink.write(desc, descPos);
+      if (r.dataLen > 0 && r.inputRuns) this.copyInput(r, batchDataPos);
+      else if (r.dataLen > 0) this.sink.write(data, batchDataPos);
+      for (const p of parts) this.sink.write(p.bytes, p.pos);
       this.written += r.count;
       return Promise.resolve();
     }
     const writeAsync = this.sink.writeAsync.bind(this.sink);
+    const put = (): void | Promise<void> => (r.inputRuns ? this.copyInput(r, batchDataPos) : writeAsync(data, batchDataPos));
     // the descriptors' blocks are taken (written as zeros) before the data: on a disk that
     // fills up, other batches' data cannot take the room these descriptors need after
     // their data is down, and a descriptor is never cut in half by ENOSPC
-    this.reserveDescriptors(descPos + desc.length);
-    const written = this.reservation.then(() => (r.dataLen > 0 ? writeAsync(data, batchDataPos) : undefined));
-    const entry: PendingDescriptors = { bytes: desc, pos: descPos, count: r.count, data: written, dataDone: false };
-    written.then(() => { entry.dataDone = true; }, () => undefined);
-    this.pendingDesc.push(entry);
-    this.pendingDescBytes += desc.length;
+    this.reserveDescriptors(Math.max(...parts.map((p) => p.pos + p.bytes.length)));
+    const written = this.reservation.then(() => (r.dataLen > 0 ? put() : undefined));
+    for (const p of parts) {
+      const entry: PendingDescriptors = { ...p, data: written, dataDone: false };
+      written.then(() => { entry.dataDone = true; }, () => undefined);
+      this.pendingDesc.push(entry);
+      this.pendingDescBytes += p.bytes.length;
+    }
     if (this.pendingDescBytes >= DESC_GROUP_BYTES) this.flushDescriptors();
     return written;
   }
 
-  /** Takes the descriptor table's blocks up to `end`, a large step at a time. */
+  /** A batch whose kept pages are still in the input (StoredPages.inputRuns): the sink copies them, on this thread. */
+  private copyInput(r: StoredPages, pos: number): void {
+    this.sink.copyRuns!(this.inputFd!, r.inputRuns!, r.inputRunCount ?? 0, pos);
+  }
+
+  /**
+   * Takes the descriptor table's blocks up to `end`, a large step at a time, each step one
+   * write of at most DESC_RESERVE_BYTES (the default write order's first batches reach far
+   * into the table: one write would need a buffer of zeros as large as the table).
+   */
   private reserveDescriptors(end: number): void {
     if (!this.sink.reserve || end <= this.reservedTo) return;
-    const from = this.reservedTo;
-    const to = Math.min(this.descTableEnd, Math.max(end, from + DESC_RESERVE_BYTES));
-    this.reservation = this.sink.reserve(from, to - from);
+    const reserve = this.sink.reserve.bind(this.sink);
+    const to = Math.min(this.descTableEnd, Math.max(end, this.reservedTo + DESC_RESERVE_BYTES));
+    let p = reserve(this.reservedTo, Math.min(DESC_RESERVE_BYTES, to - this.reservedTo));
+    for (let from = this.reservedTo + DESC_RESERVE_BYTES; from < to; from += DESC_RESERVE_BYTES) {
+      const at = from;
+      p = p.then(() => reserve(at, Math.min(DESC_RESERVE_BYTES, to - at)));
+    }
+    this.reservation = p;
     this.reservedTo = to;
   }
 
@@ -213,14 +272,20 @@ export class KdumpWriter implements DumpWriter {
     const p = Promise.allSettled(group.map((g) => g.data)).then(async (settled) => {
       let n = 0;
       while (n < settled.length && settled[n].status === 'fulfilled') n++;
-      for (const run of slotRuns(group, n)) {
-        await writeAsync(run.bytes, run.pos);
-        this.written += run.count;
-      }
+      // all at once, not one after the other: each would otherwise wait for a turn of the
+      // event loop and queue behind the data writes issued meanwhile (the default order's
+      // first pages have their slots all over the table: hundreds of runs)
+      await Promise.all(slotRuns(group, n).map((run) => writeAsync(run.bytes, run.pos).then(() => { this.written += run.count; })));
     }).catch((e) => { this.failure ??= e; });
     this.descWrites.push(p);
     // settled writes leave the list: it stays as short as the writes in flight
     p.then(() => { this.descWrites.splice(this.descWrites.indexOf(p), 1); });
+  }
+
+  /** The descriptors gathered so far written, and waited for: the pages before here can be read from the file. */
+  async checkpoint(): Promise<void> {
+    this.flushDescriptors();
+    while (this.descWrites.length) await this.descWrites[0];
   }
 
   /** Writes what is left of the descriptors and waits for every descriptor write. */
@@ -230,8 +295,23 @@ export class KdumpWriter implements DumpWriter {
   }
 
   async finish(): Promise<void> {
+    await this.finishData();
+    this.seal();
+  }
+
+  /** Every page and descriptor written; the header still says incomplete. */
+  async finishData(): Promise<void> {
     await this.settle();
     if (this.failure !== undefined) throw this.failure;
+  }
+
+  /**
+   * The last write of a finished dump: once the data is on the device, the main header
+   * without the incomplete flag (makedumpfile's header, byte for byte).
+   */
+  seal(): void {
+    this.sink.sync?.();
+    this.writeMainHeader(this.v.status);
   }
 
   /**

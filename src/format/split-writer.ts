@@ -22,7 +22,8 @@ export class SplitWriter implements DumpWriter {
   }
 
   begin(g: DumpGeometry): void {
-    // every file's headers and 1st bitmap, then every file's data area, as makedumpfile
+    // every file's headers (its range known now, over start()'s) and 1st bitmap, then every
+    // file's data area, as makedumpfile
     for (const p of this.parts) {
       p.writeHeaders();
       p.writeMemoryBitmap(g);
@@ -39,8 +40,14 @@ export class SplitWriter implements DumpWriter {
     return part.pages(b);
   }
 
+  async checkpoint(): Promise<void> {
+    await Promise.all(this.parts.map((p) => p.checkpoint()));
+  }
+
+  /** Every part's data first, then every part's header: no part says complete while another may still fail. */
   async finish(): Promise<void> {
-    for (const p of this.parts) await p.finish();
+    for (const p of this.parts) await p.finishData();
+    for (const p of this.parts) p.seal();
   }
 
   async settle(): Promise<void> {

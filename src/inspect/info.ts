@@ -3,7 +3,10 @@
 // command away. Works on kdump-compressed dumps (ours or makedumpfile's, split parts
 // included) and on ELF vmcores.
 import { buildKernelModel, cField } from '../kernel/kernel-model';
+import { KernelModel } from '../kernel/kernel-model';
 import { extractDmesg } from '../kernel/printk';
+import { PRIORITY_GROUPS, forEachGroupPage, priorityPages } from '../kernel/priority-pages';
+import type { DumpInput } from '../vmcore/open';
 import type { InputDescription } from '../vmcore/describe';
 import { openInput } from '../vmcore/open';
 
@@ -15,6 +18,17 @@ export interface DumpInfo extends InputDescription {
   log: string[];
   /** why the log could not be read, if it could not */
   logError?: string;
+  /** the pages a dump writes first (write order), group by group: how many the file holds of those it keeps */
+  priority: PriorityPresence[];
+}
+
+export interface PriorityPresence {
+  name: string;
+  why: string;
+  /** pages of the group the file holds */
+  present: number;
+  /** pages of the group the dump keeps (present + lost) */
+  kept: number;
 }
 
 /** The line that says why the kernel died: the last panic, oops or BUG headline. */
@@ -38,7 +52,7 @@ export function dumpInfo(file: string, opts: InfoOptions = {}): DumpInfo {
   const input = openInput(file);
   const warn = opts.warn ?? (() => undefined);
   try {
-    const info: DumpInfo = { file, ...input.describe(), panic: null, log: [] };
+    const info: DumpInfo = { file, ...input.describe(), panic: null, log: [], priority: [] };
     // the kernel itself: its name (ELF) and its log (both), through VMCOREINFO
     try {
       const km = buildKernelModel(input, input.vmcoreinfo?.text, {
@@ -51,6 +65,7 @@ export function dumpInfo(file: string, opts: InfoOptions = {}): DumpInfo {
         };
         info.crashTime = km.crashTime || null;
       }
+      info.priority = priorityPresence(km, input);
       const all = extractDmesg(km).toString('utf8').split('\n');
       if (all.length && all[all.length - 1] === '') all.pop();
       info.panic = panicLine(all);
@@ -62,6 +77,33 @@ export function dumpInfo(file: string, opts: InfoOptions = {}): DumpInfo {
   } finally {
     input.close();
   }
+}
+
+/**
+ * Which of the pages written first the file holds, as far as they can be found through it
+ * (a dump cut before its page tables finds few).
+ */
+export function priorityPresence(km: KernelModel, input: DumpInput): PriorityPresence[] {
+  const out: PriorityPresence[] = [];
+  for (const g of priorityPages(km, input.noteBytes, input.notes)) {
+    let present = 0;
+    let kept = 0;
+    forEachGroupPage(g, (pfn, describeStart, describeEnd) => {
+      // struct pages count when they describe a page the dump keeps
+      if (describeStart !== undefined && !someKept(input, describeStart, describeEnd!)) return;
+      const h = input.holds(pfn);
+      if (h === 'excluded') return;
+      kept++;
+      if (h === 'stored') present++;
+    });
+    out.push({ name: g.name, why: PRIORITY_GROUPS.find((p) => p.name === g.name)!.why, present, kept });
+  }
+  return out;
+}
+
+function someKept(input: DumpInput, from: number, to: number): boolean {
+  for (let p = from; p < to; p++) if (input.holds(p) !== 'excluded') return true;
+  return false;
 }
 
 function pad(label: string): string {
@@ -94,6 +136,10 @@ export function formatInfo(i: DumpInfo): string {
     `  lost                 : ${p.lost}${p.lost ? '  (dumped pages whose data is not in the file)' : ''}`,
     `${pad('Panic')}${i.panic ?? (i.logError ? 'unknown (no kernel log)' : 'no panic message in the log')}`,
   ];
+  if (i.priority.length > 0) {
+    out.push('', 'Pages written first (present / kept by the dump):');
+    for (const g of i.priority) out.push(`  ${g.name.padEnd(12)}: ${`${g.present}/${g.kept}`.padEnd(11)} ${g.present === g.kept ? 'all present' : g.present === 0 ? 'MISSING' : 'partly present'}: ${g.why}`);
+  }
   if (i.logError) {
     out.push('', `Kernel log: can't be read: ${i.logError}`);
   } else {

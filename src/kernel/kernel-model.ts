@@ -7,6 +7,7 @@ import type { LoadSegment, PhysicalMemory } from '../vmcore/physical';
 import { UTSNAME_SIZE } from '../format/diskdump';
 import { MemMapTable, adjustMaxMapnr, buildMemMapTable } from './memmap';
 import { PageLayout, kernelVersionCode, resolvePageLayout } from './page-layout';
+import { plausibleLayout, strideEvidence, strideImplausible } from './plausibility';
 import { VmcoreInfo } from './vmcoreinfo';
 
 
@@ -82,12 +83,7 @@ export function buildKernelModel(mem: PhysicalMemory, vmcoreinfoText: string | u
     checkPhysicalSize(mem, maxMapnrLoads, bits, `this kernel (MAX_PHYSMEM_BITS=${bits})`);
   }
 
-  const utsSym = vi.symbol('system_utsname')
-    ?? ((): bigint | undefined => {
-      const s = vi.symbol('init_uts_ns');
-      if (s === undefined) return undefined;
-      return s + BigInt(vi.offset('uts_namespace.name') ?? 4);
-    })();
+  const utsSym = utsnameAddress(vi);
   if (utsSym === undefined) throw new DumpError('no-utsname', 'VMCOREINFO has no SYMBOL(init_uts_ns): cannot read the kernel name');
   const utsname = Buffer.alloc(UTSNAME_SIZE);
   if (translator.readVirt(utsSym, utsname, 0, UTSNAME_SIZE) !== UTSNAME_SIZE) {
@@ -103,7 +99,7 @@ export function buildKernelModel(mem: PhysicalMemory, vmcoreinfoText: string | u
     translator, kernelBase, maxMapnrLoads, maxMapnr: maxMapnrLoads,
   };
   try {
-    model.layout = resolvePageLayout(vi, kernelVersion);
+    model.layout = plausibleLayout(resolvePageLayout(vi, kernelVersion), kernelVersion, opts.warn);
   } catch (e) {
     if (opts.needPageLayout) throw e;
     opts.warn(`${(e as Error).message}; pages are kept unfiltered`);
@@ -117,7 +113,27 @@ export function buildKernelModel(mem: PhysicalMemory, vmcoreinfoText: string | u
     if (opts.needPageLayout) throw e;
     opts.warn(`${(e as Error).message}; pages are kept unfiltered`);
   }
+  checkStride(model, vi, opts.warn);
   return model;
+}
+
+/**
+ * SIZE(page) checked against the struct pages (plausibility.ts strideEvidence): with the
+ * wrong size nothing can be classified, and the pages are kept unfiltered.
+ */
+function checkStride(model: KernelModel, vi: VmcoreInfo, warn: (m: string) => void): void {
+  const { layout, memmap, translator } = model;
+  if (!layout || !memmap || !translator || vi.offset('page.compound_head') === undefined) return;
+  let evidence = { good: 0, bad: 0 };
+  try {
+    evidence = strideEvidence(layout, memmap.ranges, (va, b, o, l) => translator.readVirt(va, b, o, l));
+  } catch {
+    return;
+  }
+  if (!strideImplausible(evidence)) return;
+  warn(`SIZE(page)=${layout.sizePage} does not fit the struct pages: ${evidence.bad} of ${evidence.bad + evidence.good} tail pages`
+    + ' sampled point at no head page; pages are kept unfiltered');
+  model.layout = undefined;
 }
 
 /**
@@ -131,6 +147,15 @@ function checkPhysicalSize(mem: PhysicalMemory, maxMapnr: number, bits: number, 
   for (; i < mem.loads.length; i++) if (mem.loads[i].paddr + mem.loads[i].memsz > 2 ** bits) break;
   throw new DumpError('beyond-physmem',
     `PT_LOAD ${i} reaches physical address 0x${(maxMapnr * mem.pageSize).toString(16)}, beyond the 2^${bits} bytes ${who} can address`);
+}
+
+/** Where the kernel's utsname (the 390 bytes the dump header copies) is. */
+export function utsnameAddress(vi: VmcoreInfo): bigint | undefined {
+  const sys = vi.symbol('system_utsname');
+  if (sys !== undefined) return sys;
+  const s = vi.symbol('init_uts_ns');
+  if (s === undefined) return undefined;
+  return s + BigInt(vi.offset('uts_namespace.name') ?? 4);
 }
 
 /** A NUL-terminated field of the utsname block. */

@@ -25,6 +25,8 @@ export interface MemMapTable {
   /** pfns per range: 2^(SECTION_SIZE_BITS - PAGE_SHIFT); ranges start at multiples of it */
   pagesPerSection: number;
   ranges: MemMapRange[];
+  /** the kernel memory read to find the ranges (mem_section roots and sections, the mem_map pointer) */
+  read: { va: bigint; len: number }[];
 }
 
 /** SECTION_MAP_LAST_BIT is 1 << 5: the low five bits of section_mem_map are flags. */
@@ -115,12 +117,12 @@ function flatmem(ctx: MemMapContext): MemMapTable {
   for (let p = 0; p < ctx.maxMapnr; p += pagesPerSection) {
     ranges.push({ pfnStart: p, pfnEnd: Math.min(p + pagesPerSection, ctx.maxMapnr), memMap: memMap + BigInt(p) * sizePage });
   }
-  return { model: 'FLATMEM', pagesPerSection, ranges };
+  return { model: 'FLATMEM', pagesPerSection, ranges, read: [{ va: sym, len: 8 }] };
 }
 
-function sparsemem(ctx: MemMapContext, model: MemoryModel): MemMapTable {
-  const { vi, tr } = ctx;
-  const pageShift = Math.log2(ctx.pageSize);
+/** The sizes a walk of mem_section needs, checked before any is trusted. */
+function sectionWalkSizes(ctx: MemMapContext): { sizeMemSection: number; offSectionMemMap: number; sizePage: number; pagesPerSection: number; numSection: number } {
+  const { vi } = ctx;
   const { sectionSizeBits, nrMemSections } = sectionGeometry(vi, ctx);
   const sizeMemSection = vi.size('mem_section')!;
   const offSectionMemMap = vi.offset('mem_section.section_mem_map')!;
@@ -129,17 +131,25 @@ function sparsemem(ctx: MemMapContext, model: MemoryModel): MemMapTable {
   }
   const sizePage = vi.size('page') ?? 0;
   if (sizePage <= 0) throw new DumpError('no-page-layout', 'VMCOREINFO lacks SIZE(page)');
-  const pagesPerSection = 2 ** (sectionSizeBits - pageShift);
+  const pagesPerSection = 2 ** (sectionSizeBits - Math.log2(ctx.pageSize));
   const numSection = Math.ceil(ctx.maxMapnr / pagesPerSection);
   if (numSection > nrMemSections) {
     throw new DumpError('bad-vmcoreinfo', `memory reaches pfn ${ctx.maxMapnr}, beyond MAX_PHYSMEM_BITS`);
   }
+  return { sizeMemSection, offSectionMemMap, sizePage, pagesPerSection, numSection };
+}
+
+function sparsemem(ctx: MemMapContext, model: MemoryModel): MemMapTable {
+  const { vi, tr } = ctx;
+  const { sizeMemSection, offSectionMemMap, sizePage, pagesPerSection, numSection } = sectionWalkSizes(ctx);
   const extreme = model === 'SPARSEMEM_EX';
   const sectionsPerRoot = extreme ? Math.floor(ctx.pageSize / sizeMemSection) : 1;
   const memSectionSym = vi.symbol('mem_section')!;
 
+  let read: { va: bigint; len: number }[] = [];
   const attempt = (rootArray: bigint): (bigint | null)[] | null => {
     const maps: (bigint | null)[] = new Array(numSection).fill(null);
+    read = [];
     let anyPresent = false;
     const sect = new Uint8Array(sizeMemSection * sectionsPerRoot);
     const dv = new DataView(sect.buffer);
@@ -148,6 +158,7 @@ function sparsemem(ctx: MemMapContext, model: MemoryModel): MemMapTable {
       const nRoots = Math.ceil(numSection / sectionsPerRoot);
       const rb = new Uint8Array(nRoots * 8);
       if (tr.readVirt(rootArray, rb, 0, rb.length) !== rb.length) return null;
+      read.push({ va: rootArray, len: rb.length });
       roots = new BigUint64Array(rb.buffer);
     }
     for (let base = 0; base < numSection; base += sectionsPerRoot) {
@@ -164,6 +175,7 @@ function sparsemem(ctx: MemMapContext, model: MemoryModel): MemMapTable {
       // read the whole root page (or, for plain SPARSEMEM, this one section) at once;
       // a section that can't be read has no mem_map, as in makedumpfile
       const got = tr.readVirt(addr, sect, 0, count * sizeMemSection);
+      read.push({ va: addr, len: count * sizeMemSection });
       for (let i = 0; i < count; i++) {
         if ((i + 1) * sizeMemSection > got) break;
         const v = dv.getBigUint64(i * sizeMemSection + offSectionMemMap, true);
@@ -183,6 +195,7 @@ function sparsemem(ctx: MemMapContext, model: MemoryModel): MemMapTable {
     // 4.15+ vmlinux symbols name the pointer to the root array; follow it once
     const ptr = tr.readU64(memSectionSym);
     if (ptr !== undefined) maps = attempt(ptr);
+    if (maps) read.push({ va: memSectionSym, len: 8 });
   }
   if (!maps) {
     throw new DumpError('bad-mem-section', `can't find any memory section with a mem_map (mem_section at ${memSectionSym.toString(16)})`);
@@ -193,7 +206,7 @@ function sparsemem(ctx: MemMapContext, model: MemoryModel): MemMapTable {
     if (m === null) continue;
     ranges.push({ pfnStart: nr * pagesPerSection, pfnEnd: Math.min((nr + 1) * pagesPerSection, ctx.maxMapnr), memMap: m });
   }
-  return { model, pagesPerSection, ranges };
+  return { model, pagesPerSection, ranges, read };
 }
 
 /** max_mapnr lowered to the end of the last range with a mem_map (makedumpfile get_mem_map). */

@@ -493,3 +493,56 @@ function recordsUpToCycle(firstIdx: number, length: number, next: (p: number) =>
   }
   return { count, badIdx: p };
 }
+
+// ---------------------------------------------------------------------------------------
+// where the log lives (the pages a cut dump must hold for the log to be read: write order)
+
+/** A range of kernel virtual memory, and what it holds. */
+export interface VirtRange {
+  va: bigint;
+  len: number;
+  what: string;
+}
+
+/**
+ * The kernel memory the log readers above read, found the same way: the ring buffer (or
+ * log_buf) pointer variables, the structures they point to and the arrays and text those
+ * name. What cannot be read (a dump cut short) ends the list there.
+ */
+export function logRanges(km: KernelModel): VirtRange[] {
+  const vi = km.vmcoreinfo;
+  const tr = km.translator;
+  const out: VirtRange[] = [];
+  if (vi === undefined || tr === undefined) return out;
+  const add = (va: bigint, len: number, what: string): void => {
+    if (len > 0 && len <= MAX_LOG_ARRAY_BYTES) out.push({ va: BigInt.asUintN(64, va), len, what });
+  };
+  const sym = (name: string, len: number): void => {
+    const v = vi.symbol(name);
+    if (v !== undefined) add(v, len, name);
+  };
+  try {
+    if (vi.has('SYMBOL(prb)')) {
+      const L = locklessLayout(vi);
+      const prb = needSymbol(vi, 'prb');
+      add(prb, 8, 'prb');
+      sym('printk_rb_static', L.sizeRb);
+      sym('clear_seq', vi.size('latched_seq') ?? 8);
+      const rbVa = readU64(tr, prb, 'the prb pointer');
+      add(rbVa, L.sizeRb, 'printk_ringbuffer');
+      const rb = readBytes(tr, rbVa, L.sizeRb, 'the printk ring buffer (prb)');
+      const count = 2 ** Math.min(rb.readUInt32LE(L.offCountBits), MAX_COUNT_BITS);
+      add(rb.readBigUInt64LE(L.offDescs), count * L.sizeDesc, 'prb descs');
+      add(rb.readBigUInt64LE(L.offInfos), count * L.sizeInfo, 'prb infos');
+      add(rb.readBigUInt64LE(L.offData), 2 ** Math.min(rb.readUInt32LE(L.offSizeBits), MAX_SIZE_BITS), 'prb text');
+    } else if (vi.has('SYMBOL(log_buf)')) {
+      for (const s of ['log_buf', 'log_buf_len', 'log_first_idx', 'log_next_idx', 'clear_idx', 'log_end']) sym(s, 8);
+      const logBuf = readU64(tr, needSymbol(vi, 'log_buf'), 'the log_buf pointer');
+      const len = readBytes(tr, needSymbol(vi, 'log_buf_len'), 4, 'log_buf_len').readInt32LE(0);
+      add(logBuf, len, 'log_buf');
+    }
+  } catch {
+    // a pointer that cannot be read: the ranges found so far are all there is
+  }
+  return out;
+}

@@ -2,6 +2,7 @@
 // nowhere. The coordinator runs it; this picks the writer.
 import type { DumpWriter } from '../format/dump-writer';
 import { KdumpWriter } from '../format/kdump-writer';
+import type { DumpSink } from '../format/sink';
 import { DumpError } from '../util/errors';
 import type { Messages } from '../util/messages';
 import { Coordinator, DumpOutcome } from './coordinator';
@@ -21,27 +22,28 @@ export interface RunOptions extends DumpOptions, OutputOptions {
 export async function runDump(opts: RunOptions, msgs: Messages): Promise<DumpOutcome> {
   const prep = prepareDump(opts, msgs);
   let outputs: Outputs;
+  let writer: DumpWriter;
   try {
+    // the writer's code is loaded before the file is made: from its creation to the first
+    // header nothing waits (a run killed there would leave an empty file)
+    const makeWriter = opts.elf ? await elfWriter(prep) : (sink: DumpSink) => new KdumpWriter(sink, kdumpFileValues(prep, opts.extraStatus));
     outputs = Outputs.open(opts, prep.plan.pageSize);
+    writer = makeWriter(outputs.sinks[0]);
   } catch (e) {
     await closeJob(prep);
     throw e;
   }
-  const sink = outputs.sinks[0];
-  const writer = opts.elf
-    ? () => elfWriter(prep, sink)
-    : new KdumpWriter(sink, kdumpFileValues(prep, opts.extraStatus));
   return new Coordinator(prep).run(outputs, writer);
 }
 
 /** -E: the ELF writer over the input's headers and file data (loaded only for -E). */
-async function elfWriter(prep: PreparedDump, sink: Outputs['sinks'][number]): Promise<DumpWriter> {
+async function elfWriter(prep: PreparedDump): Promise<(sink: DumpSink) => DumpWriter> {
   const { input, plan } = prep;
   const headers = input.elfHeaders;
   const direct = input.direct;
   if (!headers || !direct) throw new DumpError('elf-from-kdump', 'ELF output needs an ELF vmcore as input');
   const { ElfWriter } = await import('../format/elf-writer');
-  return new ElfWriter(sink, {
+  return (sink) => new ElfWriter(sink, {
     ...headers, path: input.path, noteBytes: input.noteBytes, loads: input.loads,
     read: (pa, buf, off, len) => input.read(pa, buf, off, len),
     readFile: (buf, len, pos) => preadFull(direct.fd, buf, 0, len, pos),

@@ -65,9 +65,31 @@ export class Outputs {
     for (const s of this.sinks) s.close();
   }
 
-  /** Nothing of use was written (the run stopped before pass 2): every output goes. */
-  discard(): void {
-    for (const s of this.sinks) s.discard();
+  /**
+   * Nothing of use was written (the run stopped before pass 2): every output this run made
+   * goes (one it did not make, opened with -f, stays as its first headers left it: marked
+   * incomplete). Returns whether all went.
+   */
+  discard(): boolean {
+    let all = true;
+    for (const s of this.sinks) all = s.discard() && all;
+    return all;
+  }
+
+  /** Files that hold no page yet (the disk filled while their headers went out) go, and it is said. */
+  dropEmpty(msgs: Messages): void {
+    if (this.names.length === 0) {
+      this.discard();
+      return;
+    }
+    const one = this.names.length === 1;
+    const names = this.names.join(', ');
+    if (this.discard()) {
+      msgs.error(one ? `the dump file ${names} held no page yet and was deleted` : `the dump files ${names} held no page yet and were deleted`);
+    } else {
+      msgs.error(one ? `the dump file ${names} holds no page (marked incomplete); it was not made by this run, so it is left`
+        : `the dump files ${names} hold no page (marked incomplete); those not made by this run are left`);
+    }
   }
 
   /** The end of the one failure path: what the writer left is kept, marked or deleted, and said so. */
@@ -78,15 +100,14 @@ export class Outputs {
       return;
     }
     if (this.names.length === 0) return;
-    const one = this.names.length === 1;
-    const names = this.names.join(', ');
     // a file that holds no page yet (the disk filled up or a signal came while the headers
     // and bitmaps were written) is of no use to anyone: it goes, and its space with it
     if (!writer.stored) {
-      this.discard();
-      msgs.error(one ? `the dump file ${names} held no page yet and was deleted` : `the dump files ${names} held no page yet and were deleted`);
+      this.dropEmpty(msgs);
       return;
     }
+    const one = this.names.length === 1;
+    const names = this.names.join(', ');
     // what is on disk is consistent (data before the descriptors pointing at it): flag it
     const marked = writer.markIncomplete();
     for (const s of this.sinks) {

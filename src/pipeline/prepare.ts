@@ -1,5 +1,7 @@
 // Opens the input, builds the kernel model and decides how the run is cut and executed:
 // the plan (plain values, fixed for the run) and the threads that will do the work.
+import * as fs from 'fs';
+import { pathBytes } from '../util/argv-bytes';
 import * as os from 'os';
 import type { CodecName } from '../codec';
 import { DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXCLUDE_USER_DATA, DL_EXCLUDE_ZERO } from '../filter/dump-level';
@@ -8,11 +10,13 @@ import { PfnSets, bitmapPfnSets, loadPfnSets, rangePfnSets } from '../filter/pfn
 import { KernelModel, buildKernelModel } from '../kernel/kernel-model';
 import { NEWEST_VERIFIED_KERNEL, NEWEST_VERIFIED_KERNEL_NAME, hasBuddyTest } from '../kernel/page-layout';
 import { DumpError, EXIT_WRONG_RELEASE, printable } from '../util/errors';
+import { addressSpaceInUse, openDescriptors, readLimits, threadBudget } from '../util/limits';
 import type { Messages } from '../util/messages';
 import { DumpInput, openInput } from '../vmcore/open';
 import { CyclePlan, planCycles } from './cycles';
-import { Executor, InlineExecutor, PoolExecutor } from './executor';
+import { Executor, InlineExecutor, PASS2_POOL_MIN_US, PoolExecutor, pass2Micros } from './executor';
 import { WorkerContext, WorkerSetup, createWorkerContext } from './setup';
+import { nativeMethodOf } from '../codec/native-pages';
 
 export interface DumpOptions {
   input: string;
@@ -45,6 +49,8 @@ export interface DumpOptions {
   vmcoreinfoFile?: string;
   /** --non-mmap: read the input's pages with pread only, never through a mapping */
   noMmap?: boolean;
+  /** --pfn-order: page data in pfn order, as makedumpfile writes it, instead of the priority pages first */
+  pfnOrder?: boolean;
 }
 
 /**
@@ -60,6 +66,8 @@ export interface DumpPlan {
   readonly maxMapnr: number;
   /** worker threads (1: none, the work runs on this thread) */
   readonly threads: number;
+  /** whether --num-threads chose them (else pass 2 may still keep to this thread: PoolExecutor.fitPass2) */
+  readonly threadsGiven: boolean;
   /** how the pfn space is cut (cycles, slices) and how makedumpfile would build its 1st bitmap */
   readonly cycles: CyclePlan;
   readonly numCycles: number;
@@ -76,6 +84,8 @@ export interface DumpPlan {
   /** memory for the compressed 2nd bitmap between the passes, and --work-dir to spill it to */
   readonly bitmapCacheBytes: number;
   readonly workDir?: string;
+  /** page data in pfn order (makedumpfile's); otherwise the priority pages first (write-order.ts) */
+  readonly pfnOrder: boolean;
 }
 
 /** A dump ready for pass 1: its plan and kernel, the open input and the threads that work on it. */
@@ -102,26 +112,105 @@ export function usableCpus(): number {
 export const SMALL_INPUT_BYTES = 256 << 20;
 export const MAX_THREADS = 64;
 /**
- * A mem_map this small (about 2 GiB of RAM) is scanned on the coordinator while the pool
- * starts: one thread scans it in about the time a worker takes to start and load its
- * modules, so handing it to the pool would only wait for them.
+ * Above this much mem_map, pass 1 alone pays for the pool: its slices are scanned on the
+ * workers in parallel (a 64 GiB machine has 1 GiB of struct pages).
  */
-export const SMALL_SCAN_BYTES = 32 << 20;
+export const BIG_SCAN_BYTES = 256 << 20;
+/**
+ * The share of present pages a level that filters page classes is expected to keep, before
+ * pass 1 has counted them: real -d 31 dumps keep 8-30%.
+ */
+const KEPT_PRIOR_FILTERED = 0.3;
 
-function memMapBytesToScan(setup: ScanSetup): number {
+/** What the default thread count is decided from, before pass 1. */
+export interface ThreadWork {
+  /** bytes of memory in the input (max_mapnr pages) */
+  inputBytes: number;
+  /** pages that may be dumped, and the share of them the level is expected to keep */
+  pages: number;
+  keptShare: number;
+  codec: CodecName;
+  /** struct-page bytes pass 1 reads */
+  memMapBytes: number;
+}
+
+function memMapBytesToScan(km: KernelModel): number {
   let bytes = 0;
-  for (const r of setup.ranges) bytes += (r.pfnEnd - r.pfnStart) * setup.layout.sizePage;
+  for (const r of km.memmap?.ranges ?? []) bytes += (r.pfnEnd - r.pfnStart) * (km.layout?.sizePage ?? 0);
   return bytes;
 }
 
 /**
- * Worker threads for a run. --num-threads N: N (0 and 1 mean none, as makedumpfile's 0);
- * by default the CPUs this process may run on, and none for small inputs or one CPU.
+ * Worker threads for a run. --num-threads N: N (0 and 1 mean none, as makedumpfile's 0).
+ * By default the CPUs this process may run on when the expected work pays for them: codec
+ * work of the pages the level is expected to keep (pass 2 checks again with the measured
+ * count: PoolExecutor.fitPass2), or a mem_map big enough to scan in parallel; else none.
  */
-export function chooseThreads(option: number | undefined, inputBytes: number): number {
+export function chooseThreads(option: number | undefined, work: ThreadWork): number {
   if (option !== undefined) return Math.min(Math.max(1, option), MAX_THREADS);
-  if (inputBytes < SMALL_INPUT_BYTES) return 1;
-  return Math.min(usableCpus(), MAX_THREADS);
+  const cpus = Math.min(usableCpus(), MAX_THREADS);
+  if (cpus === 1 || work.inputBytes < SMALL_INPUT_BYTES) return 1;
+  const codecWork = pass2Micros({ pages: work.pages * work.keptShare, codec: work.codec });
+  return codecWork >= PASS2_POOL_MIN_US || work.memMapBytes > BIG_SCAN_BYTES ? cpus : 1;
+}
+
+/**
+ * `wanted` threads, or fewer when the open-file or address-space limit leaves no room for
+ * them (said in one warning); a run that cannot get the descriptors of one thread is refused.
+ */
+function threadsWithinLimits(input: DumpInput, opts: DumpOptions, wanted: number, msgs: Messages): number {
+  const limits = readLimits();
+  if (limits.openFiles === Infinity && limits.addressSpace === Infinity) return wanted;
+  // this thread maps the input when it can (setup.ts): count it before it is made
+  const mapped = input.direct && mapsInput(opts, input.direct.fd) ? fs.fstatSync(input.direct.fd).size : 0;
+  const arenas = Number(process.env.MALLOC_ARENA_MAX);
+  const budget = threadBudget({ outputFiles: opts.numDumpfiles ?? 1, wanted }, limits,
+    openDescriptors(limits.openFiles), addressSpaceInUse() + mapped, arenas >= 1 && arenas <= 4);
+  if (budget.refusal) throw new DumpError('resource-limit', budget.refusal);
+  if (budget.reason) msgs.warn(`${budget.threads} thread${budget.threads === 1 ? '' : 's'} instead of ${wanted}: ${budget.reason}`);
+  return budget.threads;
+}
+
+/**
+ * Whether the native page loop's own threads do pass 2 instead of a pool of workers:
+ * pages of a codec the addon was built with (LZO and zlib; snappy and zstd where their
+ * libraries were found), read with pread or, on /proc/vmcore, each thread through its own
+ * window of the mapped file; and a mem_map that one thread scans in good time. They need
+ * no isolate, no module loading and no hand-off of buffers, which on a 2-CPU machine cost
+ * more than a 3 GiB dump's pages gain from a pool (perf/RESULTS.md, "Threads of the page
+ * loop"), and about 40 MiB less memory per thread than a worker: in a kdump capture
+ * kernel with nr_cpus=2 a pool of workers does not fit Debian's 128 MiB (perf/RESULTS.md,
+ * "kdump end to end").
+ */
+function pageLoopThreadsFit(worker: WorkerSetup, km: KernelModel): boolean {
+  return worker.codec !== 'none' && nativeMethodOf(worker.codec) !== undefined
+    && memMapBytesToScan(km) <= BIG_SCAN_BYTES;
+}
+
+/** statfs(2)'s f_type of procfs */
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+/**
+ * Whether pages are taken through a mapping of the input rather than pread. /proc/vmcore
+ * is mapped, as makedumpfile maps it: read(2) there copies each page through the kernel's
+ * old-memory path. So is any input without a codec, whose kept pages the kernel copies
+ * straight from the file (copyRuns) after a zero test through the mapping. Otherwise a
+ * file is read with pread, which costs less than faulting the mapping's pages in and
+ * unmapping its windows (perf/RESULTS.md, "Reading the input").
+ */
+function mapsInput(opts: DumpOptions, fd: number): boolean {
+  if (opts.noMmap) return false;
+  if (opts.codec === 'none') return true;
+  try {
+    return fs.statfsSync(`/proc/self/fd/${fd}`).type === PROC_SUPER_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+/** What pool workers open: under an address-space limit they read the input instead of mapping it whole. */
+function poolSetup(setup: WorkerSetup): WorkerSetup {
+  return readLimits().addressSpace === Infinity ? setup : { ...setup, mapInput: false };
 }
 
 /** Default memory for the compressed 2nd-bitmap cache. */
@@ -139,9 +228,10 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): PreparedDump {
     const plan = planDump(input, kernel, level, opts, msgs);
     const local = createWorkerContext(plan.worker, input);
     const threads = plan.threads;
-    const scanOnThisThread = !!plan.scan && memMapBytesToScan(plan.scan) <= SMALL_SCAN_BYTES;
-    const executor: Executor = threads > 1
-      ? new PoolExecutor(threads, plan.worker, scanOnThisThread ? local : undefined)
+    const nativeThreads = threads > 1 && pageLoopThreadsFit(plan.worker, kernel);
+    if (nativeThreads) local.pageThreads = threads;
+    const executor: Executor = threads > 1 && !nativeThreads
+      ? new PoolExecutor(threads, poolSetup(plan.worker), local, (why) => msgs.warn(why))
       : new InlineExecutor(local);
     return { plan, kernel, input, executor, local, msgs, startedAt, startupMs };
   } catch (e) {
@@ -193,7 +283,10 @@ const CLASS_BITS = DL_EXCLUDE_CACHE | DL_EXCLUDE_CACHE_PRI | DL_EXCLUDE_USER_DAT
 function planDump(input: DumpInput, km: KernelModel, level: number, opts: DumpOptions, msgs: Messages): DumpPlan {
   const { pageSize, maxMapnr } = km;
   const earlier = input.earlierDump;
-  const threads = chooseThreads(opts.numThreads, maxMapnr * pageSize);
+  const threads = threadsWithinLimits(input, opts, chooseThreads(opts.numThreads, {
+    inputBytes: maxMapnr * pageSize, pages: maxMapnr, keptShare: (level & CLASS_BITS) !== 0 ? KEPT_PRIOR_FILTERED : 1,
+    codec: opts.codec, memMapBytes: memMapBytesToScan(km),
+  }), msgs);
   const cycles = planCycles({
     maxMapnrLoads: km.maxMapnrLoads, maxMapnr, pagesPerSection: km.memmap?.pagesPerSection ?? 32768,
     cyclicBufferKiB: opts.cyclicBufferKiB, numThreadsOption: opts.numThreads ?? 0, numDumpfiles: opts.numDumpfiles ?? 1,
@@ -206,24 +299,25 @@ function planDump(input: DumpInput, km: KernelModel, level: number, opts: DumpOp
   const scan: ScanSetup | undefined = km.layout && km.memmap && scanNeeded(km.layout, level)
     ? { layout: km.layout, dumpLevel: level, maxMapnr, ranges: km.memmap.ranges, inSegs: pfns.inSegs }
     : undefined;
-  if (km.layout && (level & DL_EXCLUDE_FREE) && !hasBuddyTest(km.layout)) {
+  if (km.layout && (level & DL_EXCLUDE_FREE) && !hasBuddyTest(km.layout) && !((km.layout.keepClasses ?? 0) & DL_EXCLUDE_FREE)) {
     msgs.warn('this kernel exports no PageBuddy marker; free pages cannot be told from mem_map and are kept');
   }
   const worker: WorkerSetup = {
-    input: { kind: input.kind, path: opts.input },
+    input: { kind: input.kind, path: opts.input, bytes: pathBytes(opts.input) },
     pageSize,
     translator: km.translator?.desc,
     scan,
     codec: opts.codec,
     excludeZero: (level & DL_EXCLUDE_ZERO) !== 0,
-    mapInput: !opts.noMmap,
+    mapInput: input.direct ? mapsInput(opts, input.direct.fd) : false,
   };
   return {
-    input: opts.input, dumpLevel: level, pageSize, maxMapnr, threads, cycles, numCycles: Math.max(1, Math.ceil(maxMapnr / cycles.cyclePfns)),
+    input: opts.input, dumpLevel: level, pageSize, maxMapnr, threads, threadsGiven: opts.numThreads !== undefined, cycles, numCycles: Math.max(1, Math.ceil(maxMapnr / cycles.cyclePfns)),
     pfns, scan, worker,
     zeroScan: (!!opts.elf || !!opts.memUsage) && (level & DL_EXCLUDE_ZERO) !== 0,
     excludeVmemmap: !!opts.excludeVmemmap,
     bitmapCacheBytes: opts.bitmapCacheBytes ?? DEFAULT_BITMAP_CACHE, workDir: opts.workDir,
+    pfnOrder: !!opts.pfnOrder,
   };
 }
 

@@ -108,5 +108,9 @@ export async function runSplitDump(opts: SplitOptions, msgs: Messages): Promise<
     await closeJob(prep);
     throw e;
   }
-  return new Coordinator(prep).run(outputs, (bitmap) => splitWriter(prep, bitmap, outputs, blockBytes, opts.extraStatus));
+  // before pass 1 the parts' ranges are not known: their first headers say split, no pfn, incomplete
+  const early = (): void => {
+    for (const sink of outputs.sinks) new KdumpWriter(sink, kdumpFileValues(prep, opts.extraStatus, { startPfn: 0, endPfn: 0, firstIndex: 0 })).start();
+  };
+  return new Coordinator(prep).run(outputs, (bitmap) => splitWriter(prep, bitmap, outputs, blockBytes, opts.extraStatus), early);
 }

@@ -44,6 +44,10 @@ export interface Architecture {
   readonly pageSizes: readonly number[];
   /** MAX_PHYSMEM_BITS assumed for a vmcore without VMCOREINFO */
   readonly physmemBitsWithoutVmcoreinfo: number;
+  /** byte offset of the stack pointer in a CORE/NT_PRSTATUS note's descriptor (elf_prstatus.pr_reg) */
+  readonly prstatusSpOffset: number;
+  /** a kernel task's stack (THREAD_SIZE with 4 KiB pages; never less than a page) */
+  readonly threadSize: number;
   addressing(mem: PhysicalMemory, keys: KernelKeys, opts: AddressingOptions): KernelAddressing;
   /** the translator `desc` describes, over `mem` (a worker's own view of the input) */
   rebuild(mem: PhysicalMemory, desc: TranslatorDesc): Translator;

@@ -98,6 +98,35 @@ export class Arm64Translator extends PageWalker {
     return undefined;
   }
 
+  /** Every table below swapper_pg_dir, depth first: valid table descriptors of levels above 3. */
+  tablePages(limit: number): number[] {
+    const granule = 2 ** this.d.pageShift;
+    const pageOf = (pa: number): number => pa - (pa % granule);
+    const seen = new Set<number>([pageOf(this.d.rootPa)]);
+    const out = [pageOf(this.d.rootPa)];
+    const visit = (table: number, level: number): void => {
+      if (level === 3) return;
+      const page = pageOf(table);
+      const entries = this.tableAt(page);
+      if (!entries) return;
+      const first = (table - page) / 8;
+      const n = level === this.topLevel
+        ? 2 ** (this.d.topIndexBits - levelShift(this.d.pageShift, level))
+        : granule / 8;
+      for (let i = first; i < Math.min(first + n, entries.length) && out.length < limit; i++) {
+        const e = entries[i];
+        if (!(e & DESC_VALID) || (e & DESC_TYPE_MASK) === DESC_BLOCK) continue;
+        const child = Number(this.outputAddress(e));
+        if (seen.has(pageOf(child))) continue;
+        seen.add(pageOf(child));
+        out.push(pageOf(child));
+        visit(child, level + 1);
+      }
+    };
+    visit(this.d.rootPa, this.topLevel);
+    return out;
+  }
+
   walk(va: bigint): { steps: WalkStep[]; pa: number } {
     const steps: WalkStep[] = [];
     const names = LEVEL_NAMES[this.d.levels];
@@ -218,6 +247,9 @@ export const ARM64: Architecture = {
   utsMachine: 'aarch64',
   pageSizes: [4096, 16384, 65536],
   physmemBitsWithoutVmcoreinfo: 48,
+  // elf_prstatus: 112 bytes before pr_reg; user_pt_regs: regs[31], then sp
+  prstatusSpOffset: 112 + 31 * 8,
+  threadSize: 16384,
   addressing,
   rebuild: (mem, desc) => new Arm64Translator(mem, desc as Arm64Desc),
 };

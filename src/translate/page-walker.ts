@@ -37,6 +37,12 @@ export interface Translator {
   readU64(va: bigint): bigint | undefined;
   /** the message of the last input read that failed (not merely unmapped), if any */
   readonly lastReadError?: string;
+  /**
+   * Physical addresses of the table pages reachable from the root (each once, the root
+   * first), at most `limit` of them: what a reader of the dump needs to translate any
+   * kernel address. Tables that cannot be read are left out with what hangs below them.
+   */
+  tablePages(limit: number): number[];
 }
 
 /** table pages kept per translator: the walks of one scan touch a few dozen */
@@ -94,9 +100,16 @@ export abstract class PageWalker implements Translator {
     }
   }
 
+  abstract tablePages(limit: number): number[];
+
   /** The u64 table entry at physical address `pa`, through the cache of table pages. */
   protected entryAt(pa: number): bigint | undefined {
     const page = pa - (pa % this.tablePage);
+    return this.tableAt(page)?.[(pa - page) / 8];
+  }
+
+  /** The entries of the table page at `page` (a multiple of the granule), through the cache. */
+  protected tableAt(page: number): BigUint64Array | undefined {
     let t = this.tableCache.get(page);
     if (!t) {
       if (!this.readPhys(page, this.tableBuf, 0, this.tablePage)) return undefined;
@@ -107,6 +120,6 @@ export abstract class PageWalker implements Translator {
       }
       this.tableCache.set(page, t);
     }
-    return t[(pa - page) / 8];
+    return t;
   }
 }

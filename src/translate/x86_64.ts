@@ -82,6 +82,35 @@ export class X86_64Translator extends PageWalker {
     return { steps, pa: this.vtop(va) };
   }
 
+  /**
+   * Every table page below the root, depth first: entries that are present and point to a
+   * lower table (not a 1 GiB or 2 MiB page, not a PTE's page).
+   */
+  tablePages(limit: number): number[] {
+    const levels = this.fiveLevel ? 5 : 4;
+    const seen = new Set<number>([this.rootPa]);
+    const out = [this.rootPa];
+    const visit = (table: number, level: number): void => {
+      // level 1 holds PTEs: what they point to is memory, not a table
+      if (level === 1) return;
+      const entries = this.tableAt(table);
+      if (!entries) return;
+      // the present and PSE bits from the low words: no BigInt for the entries skipped
+      const low = new Uint32Array(entries.buffer, entries.byteOffset, 1024);
+      for (let i = 0; i < 512 && out.length < limit; i++) {
+        const w = low[2 * i];
+        if (!(w & 1) || ((level === 2 || level === 3) && (w & 0x80))) continue;
+        const child = Number(entries[i] & this.entryMask);
+        if (seen.has(child)) continue;
+        seen.add(child);
+        out.push(child);
+        visit(child, level - 1);
+      }
+    };
+    visit(this.rootPa, levels);
+    return out;
+  }
+
   private entry(tablePa: number, index: number): bigint | undefined {
     return this.entryAt(tablePa + index * 8);
   }
@@ -129,6 +158,9 @@ export const X86_64: Architecture = {
   utsMachine: 'x86_64',
   pageSizes: [4096],
   physmemBitsWithoutVmcoreinfo: 46,
+  // elf_prstatus: 112 bytes before pr_reg; user_regs_struct: rsp is its 20th register
+  prstatusSpOffset: 112 + 19 * 8,
+  threadSize: 16384,
   addressing,
   rebuild: (mem, desc) => {
     const d = desc as X86_64Desc;

@@ -7,8 +7,8 @@ import {
 } from '../format/elf';
 import { Architecture, SUPPORTED_ARCHITECTURES, architectureOfMachine } from '../translate';
 import { DumpError } from '../util/errors';
-import { openForReading, preadFull } from '../util/file';
-import { ElfNote, findVmcoreinfoNote, parseNotes } from './notes';
+import { closeInput, openForReading, preadFull } from '../util/file';
+import { ElfNote, findVmcoreinfoNote, parseNotes, vmcoreinfoNoteText } from './notes';
 import type { InputDescription } from './describe';
 import { FileMap, LoadSegment, PhysicalMemory, coveredRanges, pagesTouched } from './physical';
 
@@ -66,13 +66,13 @@ export class ElfVmcore implements PhysicalMemory {
       const info = readElfVmcoreInfo(fd, path);
       return new ElfVmcore(fd, info);
     } catch (e) {
-      fs.closeSync(fd);
+      closeInput(fd);
       throw e;
     }
   }
 
   close(): void {
-    fs.closeSync(this.fd);
+    closeInput(this.fd);
   }
 
   get path(): string { return this.info.path; }
@@ -100,13 +100,23 @@ export class ElfVmcore implements PhysicalMemory {
       format: 'elf', fileSize: this.info.fileSize,
       kernel: { release: '', version: '', machine: this.arch.utsMachine, nodename: '' },
       crashTime: null, dumpLevel: null, codec: null,
-      complete: (this.info.eFlags & ELF_FLAG_INCOMPLETE) === 0,
+      complete: !this.incomplete,
       excludedVmemmap: false, split: null, pageSize: this.pageSize,
       pages: {
         total: memory.endPfn, present: memory.pages, dumped: data.pages, inThisFile: data.pages, zeroDescriptors: 0,
         excluded: memory.pages - data.pages, lost: 0,
       },
     };
+  }
+
+  /** An ELF vmcore holds every page of its PT_LOADs' file data. */
+  /** an ELF dump cut short (makedumpfile -E, cyclodump -E): e_flags bit 0 */
+  get incomplete(): boolean {
+    return (this.info.eFlags & ELF_FLAG_INCOMPLETE) !== 0;
+  }
+
+  holds(pfn: number): 'stored' | 'excluded' | 'lost' {
+    return this.fileOffset(pfn * this.pageSize) >= 0 ? 'stored' : 'excluded';
   }
 
   read(pa: number, buf: Uint8Array, off: number, len: number): boolean {
@@ -273,17 +283,11 @@ function readNotes(fd: number, path: string, noteOffset: number, noteSize: numbe
   preadFull(fd, noteBytes, 0, noteSize, noteOffset);
   const notes = parseNotes(noteBytes);
   const vi = findVmcoreinfoNote(notes);
-  let vmcoreinfo: ElfVmcoreInfo['vmcoreinfo'];
-  if (vi) {
-    if (vi.descOffset + vi.descSize > noteSize) {
-      throw new DumpError('bad-note', `${path}: VMCOREINFO note runs past the end of the PT_NOTE segment`);
-    }
-    vmcoreinfo = {
-      descOffset: vi.descOffset,
-      size: vi.descSize,
-      text: noteBytes.subarray(vi.descOffset, vi.descOffset + vi.descSize).toString('latin1'),
-    };
+  if (vi && vi.descOffset + vi.descSize > noteSize) {
+    throw new DumpError('bad-note', `${path}: VMCOREINFO note runs past the end of the PT_NOTE segment`);
   }
+  const found = vmcoreinfoNoteText(notes, noteBytes, path);
+  const vmcoreinfo = found && { descOffset: found.note.descOffset, size: found.note.descSize, text: found.text };
   return { notes, noteBytes, vmcoreinfo };
 }
 

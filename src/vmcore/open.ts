@@ -1,10 +1,9 @@
 // Opens a dump input of any supported format: an ELF vmcore, or a kdump-compressed dump
 // (refiltering). Each format knows how to recognise itself; this tries them in turn.
-import * as fs from 'fs';
 import { ELF_MAGIC } from '../format/elf';
 import { FLAT_SIGNATURE } from '../format/flattened';
 import { DumpError } from '../util/errors';
-import { openForReading, preadFull } from '../util/file';
+import { closeInput, openForReading, preadFull } from '../util/file';
 import type { InputDescription } from './describe';
 import { ElfHeaders, ElfVmcore } from './elf-vmcore';
 import { KdumpVmcore } from './kdump-vmcore';
@@ -29,8 +28,12 @@ export interface DumpInput extends PhysicalMemory {
   readonly earlierDump?: EarlierDump;
   /** set for an ELF vmcore: the headers -E copies */
   readonly elfHeaders?: ElfHeaders;
+  /** the file says it is an incomplete dump (kdump status 0x08, ELF e_flags bit 0): pages may be missing from it */
+  readonly incomplete: boolean;
   /** what the file holds, as its own headers say (`cyclodump info`) */
   describe(): InputDescription;
+  /** whether the file holds pfn's page: stored, left out by its dump level (or a hole), or lost (a dump cut short) */
+  holds(pfn: number): 'stored' | 'excluded' | 'lost';
   close(): void;
 }
 
@@ -43,7 +46,7 @@ export function sniffInput(path: string): InputKind {
   } catch (e) {
     throw new DumpError('read-error', `can't read ${path}: ${(e as Error).message}`);
   } finally {
-    fs.closeSync(fd);
+    closeInput(fd);
   }
   if (n >= 4 && head.subarray(0, 4).equals(ELF_MAGIC)) return 'elf';
   if (n >= 8 && isKdumpSignature(head)) return 'kdump';

@@ -53,7 +53,9 @@ export function describeLevelCodecMatrix(s: MatrixSetup): void {
         it(`${codec}: same bitmaps, descriptors and report; every page equals the vmcore`, function () {
           const vmcore = s.vmcore();
           const out = path.join(s.dir(), `cd-d${level}.${codec}`);
-          const r = cyclodump([...flags, '-d', String(level), '--message-level', '31', vmcore, out]);
+          // lzo is compared byte for byte: makedumpfile's page order; the other codecs are checked in the default order
+          const order = codec === 'lzo' ? ['--pfn-order'] : [];
+          const r = cyclodump([...flags, ...order, '-d', String(level), '--message-level', '31', vmcore, out]);
           expect(r.code, r.stderr).to.equal(0);
           expect(parseReport(r.stdout)).to.deep.equal(refCounts);
           expectSameBitmaps(out, ref);

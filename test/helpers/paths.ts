@@ -7,4 +7,5 @@ export const SHARED = process.env.CYCLODUMP_SHARED ?? path.resolve(REPO, '../sha
 export const FIXTURES = path.join(SHARED, 'fixtures');
 /** decompressed fixtures and scratch outputs; never in git */
 export const CACHE = process.env.CYCLODUMP_CACHE ?? path.join(REPO, '.cache');
-export const BIN = path.join(REPO, 'bin', 'cyclodump');
+/** the command under test; CYCLODUMP_BIN runs the tests against another build (an older one, to see a test fail) */
+export const BIN = process.env.CYCLODUMP_BIN ?? path.join(REPO, 'bin', 'cyclodump');

@@ -4,6 +4,9 @@
 // dist/src) it runs as `cyclodump` and writes the same dump as the repository's build.
 // `npm pack` would run prepack, a full build, which would replace dist/ while mocha runs
 // from it: the package is packed from the build under test instead (--ignore-scripts).
+// Its bin/cyclodump is the sh/JavaScript polyglot; the install script compiles
+// native/launcher.c over it (native/build-launcher.js), and an install without scripts
+// keeps the polyglot: either way `cyclodump` runs.
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -39,7 +42,7 @@ describe('npm package', function () {
 
   it('holds the programs, the worker, the man page and the schema, and no tests, sources or maps', function () {
     const files = run('tar', ['tzf', tarball], dir).stdout.trim().split('\n');
-    for (const f of ['package/bin/cyclodump', 'package/package.json', 'package/README.md', 'package/dist/src/cli/main.js',
+    for (const f of ['package/bin/cyclodump', 'package/bin/cyclodump.js', 'package/native/launcher.c', 'package/native/build-launcher.js', 'package/package.json', 'package/README.md', 'package/dist/src/cli/main.js',
       'package/dist/workers/dump-worker.js', 'package/dist/cyclodump.js', 'package/dist/man/cyclodump.1', 'package/schemas/report.schema.json']) {
       expect(files, f).to.include(f);
     }
@@ -48,6 +51,8 @@ describe('npm package', function () {
     const pkg = JSON.parse(run('tar', ['xzOf', tarball, 'package/package.json'], dir).stdout) as { man: string; bin: Record<string, string> };
     expect(files).to.include(`package/${pkg.man.replace(/^\.\//, '')}`);
     expect(pkg.bin.cyclodump).to.equal('bin/cyclodump');
+    expect(files.filter((f) => f.startsWith('package/build/')), 'no launcher built here').to.deep.equal([]);
+    expect(run('tar', ['xzOf', tarball, 'package/bin/cyclodump'], dir).stdout).to.match(/^#!\/bin\/sh\n/);
   });
 
   it('installs into an empty directory without dev dependencies and runs as cyclodump', function () {
@@ -67,6 +72,23 @@ describe('npm package', function () {
     const version = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
     expect(v.stdout).to.equal(`cyclodump: version ${version} (makedumpfile 1.7.2 compatible)\n`);
     expect(fs.existsSync(path.join(mods, 'cyclodump', 'dist', 'man', 'cyclodump.1'))).to.equal(true);
+    // the compiled launcher, through npm's bin link, and the line it gives where no shell can
+    expect(fs.readFileSync(fs.realpathSync(bin)).subarray(0, 4).toString('latin1'), 'an ELF launcher').to.equal('\x7fELF');
+    const few = run('dash', ['-c', 'ulimit -n 8; exec "$0" -v', bin], inst);
+    expect([few.status, few.stderr]).to.deep.equal([1, 'cyclodump: too few file descriptors: the limit is 8 (ulimit -n) and a dump needs at least 21\n']);
+  });
+
+  it('installed without scripts, it keeps the polyglot and runs as cyclodump', function () {
+    const plain = path.join(dir, 'install-no-scripts');
+    fs.mkdirSync(plain);
+    fs.writeFileSync(path.join(plain, 'package.json'), JSON.stringify({ name: 'cyclodump-install-plain', private: true }));
+    const r = run('npm', ['install', tarball, '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], plain);
+    expect(r.status, r.stderr).to.equal(0);
+    const bin = path.join(plain, 'node_modules', '.bin', 'cyclodump');
+    expect(fs.readFileSync(fs.realpathSync(bin), 'latin1')).to.match(/^#!\/bin\/sh\n/);
+    const v = run(bin, ['-v'], plain);
+    expect(v.status, v.stderr).to.equal(0);
+    expect(v.stdout).to.match(/^cyclodump: version /);
   });
 
   it('the installed cyclodump writes the dump the repository\'s build writes (worker threads, lzo and zstd built on install)', function () {

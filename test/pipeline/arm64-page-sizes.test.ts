@@ -34,7 +34,7 @@ for (const pageSize of [65536, 16384] as const) {
       it(`-l -d ${level}: the classes placed, makedumpfile's file byte for byte, pages of ${pageSize} bytes`, function () {
         const ours = path.join(dir, `cd-${level}`);
         const theirs = path.join(dir, `mdf-${level}`);
-        const a = cyclodump(['-l', '-d', String(level), '--message-level', '31', vmcore, ours]);
+        const a = cyclodump(['-l', '-d', String(level), '--pfn-order', '--message-level', '31', vmcore, ours]);
         const b = makedumpfileArm64(['-l', '-d', String(level), '--message-level', '31', vmcore, theirs]);
         expect(a.code, a.stderr).to.equal(0);
         expect(b.code).to.equal(0);
@@ -87,7 +87,7 @@ for (const pageSize of [65536, 16384] as const) {
       const d0 = path.join(dir, 'd0');
       const refiltered = path.join(dir, 'refiltered');
       expect(cyclodump(['-l', '-d', '0', vmcore, d0]).code).to.equal(0);
-      const r = cyclodump(['-l', '-d', '31', d0, refiltered]);
+      const r = cyclodump(['-l', '-d', '31', '--pfn-order', d0, refiltered]);
       expect(r.code, r.stderr).to.equal(0);
       expect(sameFile(refiltered, path.join(dir, 'mdf-31')), 'refiltered -d 0 to -d 31').to.equal(true);
     });

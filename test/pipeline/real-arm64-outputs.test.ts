@@ -28,7 +28,8 @@ describe(`${FIXTURE}: every output and mode against arm64 makedumpfile 1.7.2`, f
     dir = scratchDir('real-arm64-outputs');
     direct = path.join(dir, 'direct.lzo');
     mdfDirect = path.join(dir, 'mdf-direct.lzo');
-    expect(cyclodump(['-l', '-d', '31', vmcore, direct]).code).to.equal(0);
+    // makedumpfile's page order (--pfn-order): the files below are compared byte for byte
+    expect(cyclodump(['-l', '-d', '31', '--pfn-order', vmcore, direct]).code).to.equal(0);
     expect(makedumpfileArm64(['-l', '-d', '31', vmcore, mdfDirect]).code).to.equal(0);
   });
 
@@ -39,7 +40,7 @@ describe(`${FIXTURE}: every output and mode against arm64 makedumpfile 1.7.2`, f
   it('-F: makedumpfile -R rebuilds our stream into our direct dump, and ours rebuilds its stream into its', function () {
     const stream = path.join(dir, 'ours.flat');
     const rebuilt = path.join(dir, 'ours.rebuilt');
-    expect(withFiles(process.execPath, [BIN, '-F', '-l', '-d', '31', vmcore], undefined, stream)).to.equal(0);
+    expect(withFiles(process.execPath, [BIN, '-F', '-l', '-d', '31', '--pfn-order', vmcore], undefined, stream)).to.equal(0);
     expect(withFiles(mdf, ['-R', rebuilt], stream)).to.equal(0);
     expect(sameFile(rebuilt, direct)).to.equal(true);
     const theirs = path.join(dir, 'mdf.flat');
@@ -52,7 +53,7 @@ describe(`${FIXTURE}: every output and mode against arm64 makedumpfile 1.7.2`, f
   it('--split: makedumpfile --reassemble merges our parts into the direct dump, and ours merges its parts', function () {
     const parts = (p: string): string[] => [0, 1, 2].map((i) => path.join(dir, `${p}.${i}`));
     const ours = parts('ours-split');
-    const r = cyclodump(['--split', '-l', '-d', '31', '--splitblock-size', '8192', vmcore, ...ours]);
+    const r = cyclodump(['--split', '-l', '-d', '31', '--pfn-order', '--splitblock-size', '8192', vmcore, ...ours]);
     expect(r.code, r.stderr).to.equal(0);
     const theirs = parts('mdf-split');
     expect(makedumpfileArm64(['--split', '-l', '-d', '31', '--splitblock-size', '8192', vmcore, ...theirs]).code).to.equal(0);
@@ -94,7 +95,7 @@ describe(`${FIXTURE}: every output and mode against arm64 makedumpfile 1.7.2`, f
     const d1 = path.join(dir, 'd1.lzo');
     expect(cyclodump(['-l', '-d', '1', vmcore, d1]).code).to.equal(0);
     const ours = path.join(dir, 'refiltered-ours');
-    const r = cyclodump(['-l', '-d', '31', d1, ours]);
+    const r = cyclodump(['-l', '-d', '31', '--pfn-order', d1, ours]);
     expect(r.code, r.stderr).to.equal(0);
     expect(sameFile(ours, mdfDirect)).to.equal(true);
     const theirs = path.join(dir, 'refiltered-mdf');
