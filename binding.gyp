@@ -12,14 +12,16 @@
       ],
       "sources": [
         "native/pagecodec.c",
-        "native/pagescan.c"
+        "native/pagescan.c",
+        "native/filelock.c",
+        "native/pagecopy.c"
       ],
       "include_dirs": [
         "<(INTERMEDIATE_DIR)"
       ],
-      "libraries": ["-ldeflate", "-llzo2"],
+      "libraries": ["-ldeflate", "-llzo2", "<!@(node native/detect-libs.js --libraries)"],
       "cflags": ["-O3", "-Wall"],
-      "defines": ["NAPI_VERSION=8"]
+      "defines": ["NAPI_VERSION=8", "<!@(node native/detect-libs.js --defines)"]
     }
   ]
 }

@@ -1,23 +1,34 @@
-// Side-by-side benchmark: makedumpfile 1.7.2 and cyclodump on the same inputs in one run,
+// Side-by-side benchmark: makedumpfile and cyclodump on the same inputs in one run,
 // alternating, several runs each; medians of wall time, CPU time, peak RSS and output size,
 // and the ratios. Writes perf/RESULTS.md (a generated section) and perf/results.svg.
 //
-//   npm run bench -- [--runs N] [--inputs real-1g,synth:/path/to/x.vmcore,...] [--quick]
-//                    [--levels 31,1] [--codecs zlib,lzo,none,snappy,zstd] [--taskset]
-//                    [--section NAME] [--out perf/RESULTS.md]
+//   npm run bench -- [--runs N] [--inputs real-1g,real-3g-large,synth:/path/x.vmcore,...]
+//                    [--levels 31,1] [--codecs zlib,lzo,none,snappy,zstd]
+//                    [--settings default,one,pinned] [--quick] [--section NAME] [--out FILE]
 //
-// Each run replaces its own section of RESULTS.md (named by --section, default bench or
-// bench-pinned), so runs on different inputs sit side by side.
+// Settings (each a row per input, level and codec; all run in the same alternating rounds):
+//   default  2 CPUs (whatever the machine has), cyclodump's default thread count
+//   one      the same, cyclodump --num-threads 1
+//   pinned   both tools under `taskset -c 0`, cyclodump's default thread count
+// makedumpfile always runs at its default (--num-threads 0: one thread).
 //
-// Debian's makedumpfile is built without snappy and zstd: given -p or -z it writes raw
-// pages, so cyclodump's -p/-z rows are compared with makedumpfile's uncompressed run.
+// Inputs: real-1g (and other names) are the shared fixtures; real-3g-large, real-3g-la57,
+// real-5g-large (any name starting real- with no fixture) are vmcores made by
+// ../shared/fixtures/make-real-vmcore.sh into $CYCLODUMP_REAL_DUMPS/NAME/work/vmcore
+// (default: the artifacts/dumps folder beside the repository); absent ones are skipped.
+//
+// makedumpfile columns: `makedumpfile` on PATH (Debian's 1.7.2, built without snappy and
+// zstd: given -p or -z it writes raw pages, so its -p/-z column is its raw run), and, where
+// present, upstream 1.7.9 built with LZO, snappy and zstd: $CYCLODUMP_MAKEDUMPFILE_179, or
+// artifacts/perf/makedumpfile-1.7.9/makedumpfile beside the repository. 1.7.9 is the fair
+// reference for -p and -z.
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { fixtureVmcore } from '../test/helpers/fixtures';
 import { encodeNotes, writeElfVmcore } from '../test/helpers/elf-builder';
-import { BIN, CACHE, REPO } from '../test/helpers/paths';
+import { BIN, CACHE, FIXTURES, REPO } from '../test/helpers/paths';
 import { measuredCommit, toolEnv } from './tool-env';
 
 interface Sample {
@@ -25,22 +36,31 @@ interface Sample {
   cpu: number;
   rssKiB: number;
   bytes: number;
-  memMapBytes?: number;
+  threads?: number;
 }
 
-interface Row {
-  input: string;
-  level: string;
-  codec: string;
-  tool: 'makedumpfile' | 'cyclodump';
-  threads: string;
-  pinned: boolean;
+type Tool = 'mdf' | 'mdf179' | 'cd';
+type Setting = 'default' | 'one' | 'pinned';
+
+/** One tool's runs at one input, level, codec and setting. */
+interface Cell {
   samples: Sample[];
-  /** makedumpfile runs that crashed (its --num-threads 2 sometimes aborts: "libgcc_s.so.1 must be installed for pthread_exit to work") */
+  /** runs that crashed (makedumpfile's; a cyclodump failure ends the bench) */
   failures: string[];
 }
 
+interface Config {
+  input: string;
+  level: string;
+  codec: string;
+  setting: Setting;
+  cells: Partial<Record<Tool, Cell>>;
+}
+
 const CODEC_FLAGS: Record<string, string[]> = { zlib: ['-c'], lzo: ['-l'], none: [], snappy: ['-p'], zstd: ['-z'] };
+const SETTING_LABEL: Record<Setting, string> = {
+  default: '2 CPUs, default threads', one: '2 CPUs, --num-threads 1', pinned: 'pinned to 1 CPU, default threads',
+};
 
 function arg(name: string, def?: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -62,9 +82,28 @@ function timed(cmd: string[], out: string, pin: boolean): Sample {
   if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
   const [wall, user, sys, rss] = fs.readFileSync(tfile, 'latin1').trim().split('\n').pop()!.split(' ').map(Number);
   const bytes = fs.statSync(out).size;
-  const mm = /mem_map bytes read: (\d+)/.exec(r.stdout);
+  const th = /^Threads: (\d+);/m.exec(r.stdout);
   fs.rmSync(out, { force: true });
-  return { wall, cpu: user + sys, rssKiB: rss, bytes, memMapBytes: mm ? Number(mm[1]) : undefined };
+  return { wall, cpu: user + sys, rssKiB: rss, bytes, threads: th ? Number(th[1]) : undefined };
+}
+
+/** The folder of the real dumps made outside the repository. */
+export function realDumpsDir(): string {
+  return process.env.CYCLODUMP_REAL_DUMPS ?? path.resolve(REPO, '..', 'artifacts', 'dumps');
+}
+
+/** upstream makedumpfile 1.7.9 (LZO, snappy, zstd), where built; undefined when absent. */
+export function makedumpfile179(): string | undefined {
+  const p = process.env.CYCLODUMP_MAKEDUMPFILE_179 ?? path.resolve(REPO, '..', 'artifacts', 'perf', 'makedumpfile-1.7.9', 'makedumpfile');
+  return fs.existsSync(p) ? p : undefined;
+}
+
+/** An input name's vmcore, or undefined for a real dump that has not been made here. */
+function inputPath(name: string): string | undefined {
+  if (name.startsWith('synth:')) return name.slice(6);
+  if (fs.existsSync(path.join(FIXTURES, name))) return fixtureVmcore(name);
+  const made = path.join(realDumpsDir(), name, 'work', 'vmcore');
+  return fs.existsSync(made) ? made : undefined;
 }
 
 function tinyVmcore(): string {
@@ -77,11 +116,48 @@ function tinyVmcore(): string {
   return p;
 }
 
-function machine(commit: string): string {
+function toolVersion(bin: string): string {
+  try {
+    return execFileSync(bin, ['-v'], { encoding: 'latin1' }).split('\n')[0];
+  } catch {
+    return 'absent';
+  }
+}
+
+function machine(commit: string, mdf179?: string): string {
   const cpus = os.cpus();
-  let mdf = '';
-  try { mdf = execFileSync('makedumpfile', ['-v'], { encoding: 'latin1' }).split('\n')[0]; } catch { /* absent */ }
-  return `${cpus.length} x ${cpus[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}, Node ${process.version}; ${mdf}; cyclodump at commit ${commit}`;
+  return `${cpus.length} x ${cpus[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Linux ${os.release()}, Node ${process.version}; `
+    + `${toolVersion('makedumpfile')}${mdf179 ? `; upstream ${toolVersion(mdf179)} (${mdf179})` : ''}; cyclodump at commit ${commit}`;
+}
+
+/** One round of a configuration: each tool once, makedumpfile first. */
+function runRound(c: Config, vmcore: string, out: string, mdf179: string | undefined): void {
+  const pin = c.setting === 'pinned';
+  const level = ['-d', c.level];
+  const tools: [Tool, string[]][] = [];
+  // makedumpfile's rows do not depend on cyclodump's thread setting: the default and one
+  // rows share them (the config of the default setting holds them)
+  if (c.setting !== 'one') {
+    // 1.7.2 has no snappy/zstd: its raw run stands in
+    const mdfCodec = c.codec === 'snappy' || c.codec === 'zstd' ? 'none' : c.codec;
+    tools.push(['mdf', ['makedumpfile', ...CODEC_FLAGS[mdfCodec], ...level, vmcore, out]]);
+    if (mdf179) tools.push(['mdf179', [mdf179, ...CODEC_FLAGS[c.codec], ...level, vmcore, out]]);
+  }
+  tools.push(['cd', [process.execPath, BIN, ...CODEC_FLAGS[c.codec], ...level, ...(c.setting === 'one' ? ['--num-threads', '1'] : []),
+    '--message-level', '23', vmcore, out]]);
+  for (const [tool, cmd] of tools) {
+    const cell = (c.cells[tool] ??= { samples: [], failures: [] });
+    if (tool === 'cd') {
+      cell.samples.push(timed(cmd, out, pin));
+      continue;
+    }
+    // a makedumpfile crash is its own, recorded and shown
+    try {
+      cell.samples.push(timed(cmd, out, pin));
+    } catch (e) {
+      cell.failures.push((e as Error).message.split('\n').filter((l) => l.trim()).pop() ?? 'failed');
+    }
+  }
 }
 
 async function main(): Promise<void> {
@@ -89,55 +165,32 @@ async function main(): Promise<void> {
   const commit = measuredCommit();
   const runs = Number(arg('--runs', '3'));
   const quick = process.argv.includes('--quick');
-  const pinned = process.argv.includes('--taskset');
   const outMd = arg('--out', path.join(REPO, 'perf', 'RESULTS.md'))!;
-  const inputs = (arg('--inputs', 'real-1g') ?? 'real-1g').split(',').map((s) => {
-    if (s.startsWith('synth:')) return { name: path.basename(s.slice(6)), path: s.slice(6) };
-    return { name: s, path: fixtureVmcore(s) };
-  });
   const work = path.join(CACHE, 'bench');
   fs.mkdirSync(work, { recursive: true });
   const out = path.join(work, 'out');
-  const rows: Row[] = [];
-  const levels = (arg('--levels') ?? (quick ? '1' : '31,1')).split(',');
+  const levels = (arg('--levels') ?? (quick ? '31' : '31,1')).split(',');
   const codecs = (arg('--codecs') ?? (quick ? 'lzo' : 'zlib,lzo,none,snappy,zstd')).split(',');
   for (const c of codecs) if (!CODEC_FLAGS[c]) throw new Error(`unknown codec ${c} (known: ${Object.keys(CODEC_FLAGS).join(', ')})`);
-  const section = arg('--section') ?? (pinned ? 'bench-pinned' : 'bench');
-  const threadSets: [string, string][] = pinned ? [['0', '1']] : [['0', '1'], ['2', '2']];
-
-  for (const input of inputs) {
+  const settings = (arg('--settings') ?? 'default,one,pinned').split(',') as Setting[];
+  for (const s of settings) if (!SETTING_LABEL[s]) throw new Error(`unknown setting ${s} (known: ${Object.keys(SETTING_LABEL).join(', ')})`);
+  const section = arg('--section') ?? 'bench';
+  const mdf179 = makedumpfile179();
+  const configs: Config[] = [];
+  for (const name of (arg('--inputs', 'real-1g') ?? 'real-1g').split(',')) {
+    const vmcore = inputPath(name);
+    const label = name.startsWith('synth:') ? path.basename(vmcore!) : name;
+    if (!vmcore) {
+      process.stderr.write(`${name}: no vmcore at ${path.join(realDumpsDir(), name, 'work', 'vmcore')}; skipped\n`);
+      continue;
+    }
     for (const level of levels) {
       for (const codec of codecs) {
-        for (const [mdfThreads, cdThreads] of threadSets) {
-          // makedumpfile has no snappy/zstd in Debian's build: its raw run stands in
-          const mdfCodec = codec === 'snappy' || codec === 'zstd' ? 'none' : codec;
-          const key = (tool: Row['tool'], c: string, t: string) =>
-            rows.find((r) => r.input === input.name && r.level === level && r.codec === c && r.tool === tool && r.threads === t && r.pinned === pinned);
-          let mdfRow = key('makedumpfile', mdfCodec, mdfThreads);
-          const runMdf = !mdfRow;
-          if (!mdfRow) {
-            mdfRow = { input: input.name, level, codec: mdfCodec, tool: 'makedumpfile', threads: mdfThreads, pinned, samples: [], failures: [] };
-            rows.push(mdfRow);
-          }
-          const cdRow: Row = { input: input.name, level, codec, tool: 'cyclodump', threads: cdThreads, pinned, samples: [], failures: [] };
-          rows.push(cdRow);
-          for (let i = 0; i < runs; i++) {
-            if (runMdf) {
-              // a makedumpfile crash is its own, recorded and shown; a cyclodump failure ends the bench
-              try {
-                mdfRow.samples.push(timed(['makedumpfile', ...CODEC_FLAGS[mdfCodec], '-d', level,
-                  ...(mdfThreads !== '0' ? ['--num-threads', mdfThreads] : []), input.path, out], out, pinned));
-              } catch (e) {
-                mdfRow.failures.push((e as Error).message.split('\n').filter((l) => l.trim()).pop() ?? 'failed');
-              }
-            }
-            cdRow.samples.push(timed([process.execPath, BIN, ...CODEC_FLAGS[codec], '-d', level, '--num-threads', cdThreads,
-              '--message-level', '23', input.path, out], out, pinned));
-          }
-          const m = mdfRow.samples.length ? median(mdfRow.samples.map((s) => s.wall)) : NaN;
-          const c = median(cdRow.samples.map((s) => s.wall));
-          process.stderr.write(`${input.name} -d ${level} ${codec} threads ${mdfThreads}/${cdThreads}${pinned ? ' pinned' : ''}: makedumpfile ${m.toFixed(2)} s, cyclodump ${c.toFixed(2)} s, ratio ${(m / c).toFixed(2)}\n`);
-        }
+        const mine = settings.map((setting): Config => ({ input: label, level, codec, setting, cells: {} }));
+        // rounds alternate every tool and setting of this input, level and codec
+        for (let i = 0; i < runs; i++) for (const c of mine) runRound(c, vmcore, out, mdf179);
+        for (const c of mine) process.stderr.write(`${summaryLine(c, configs.concat(mine))}\n`);
+        configs.push(...mine);
       }
     }
   }
@@ -146,48 +199,66 @@ async function main(): Promise<void> {
   const startup: Sample[] = [];
   const startupMdf: Sample[] = [];
   for (let i = 0; i < Math.max(5, runs); i++) {
-    startupMdf.push(timed(['makedumpfile', '-l', '-d', '1', tiny, out], out, pinned));
-    startup.push(timed([process.execPath, BIN, '-l', '-d', '1', tiny, out], out, pinned));
+    startupMdf.push(timed(['makedumpfile', '-l', '-d', '1', tiny, out], out, false));
+    startup.push(timed([process.execPath, BIN, '-l', '-d', '1', tiny, out], out, false));
   }
-  const report = render(rows, startup, startupMdf, runs, pinned, commit);
+  const report = render(configs, startup, startupMdf, runs, commit, mdf179);
   process.stdout.write(report.text);
   writeResults(outMd, report.text, section);
   fs.writeFileSync(path.join(path.dirname(outMd), section === 'bench' ? 'results.svg' : `results-${section}.svg`), report.svg);
 }
 
-function render(rows: Row[], startup: Sample[], startupMdf: Sample[], runs: number, pinned: boolean, commit: string): { text: string; svg: string } {
+const med = (cell: Cell | undefined, f: (s: Sample) => number): number =>
+  cell && cell.samples.length ? median(cell.samples.map(f)) : NaN;
+
+/** makedumpfile's cell for a config: the one setting `one` shares with `default`. */
+function mdfCell(c: Config, all: Config[], tool: 'mdf' | 'mdf179'): Cell | undefined {
+  if (c.setting !== 'one') return c.cells[tool];
+  return all.find((o) => o.input === c.input && o.level === c.level && o.codec === c.codec && o.setting === 'default')?.cells[tool];
+}
+
+function summaryLine(c: Config, all: Config[]): string {
+  const m = med(mdfCell(c, all, 'mdf'), (s) => s.wall);
+  const n = med(mdfCell(c, all, 'mdf179'), (s) => s.wall);
+  const d = med(c.cells.cd, (s) => s.wall);
+  return `${c.input} -d ${c.level} ${c.codec} ${c.setting}: makedumpfile ${m.toFixed(2)} s, 1.7.9 ${n.toFixed(2)} s, cyclodump ${d.toFixed(2)} s, `
+    + `ratio ${(m / d).toFixed(2)} / ${(n / d).toFixed(2)}`;
+}
+
+const fmt = (x: number, digits = 2): string => (Number.isFinite(x) ? x.toFixed(digits) : '');
+const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) ? `**${(a / b).toFixed(2)}x**` : '');
+
+function render(configs: Config[], startup: Sample[], startupMdf: Sample[], runs: number, commit: string, mdf179?: string): { text: string; svg: string } {
   const lines: string[] = [];
   const cmd = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
-  lines.push(`Command: \`${cmd}\` (${runs} alternating runs per configuration; medians)`, '', `Machine: ${machine(commit)}`, '',
-    pinned ? 'Both tools pinned to one CPU (`taskset -c 0`).' : '', '');
-  lines.push('| input | -d | codec | threads mdf/cd | makedumpfile wall s | cyclodump wall s | **speed-up** | mdf CPU s | cd CPU s | mdf RSS MiB | cd RSS MiB | mdf bytes | cd bytes | cd mem_map bytes |');
-  lines.push('|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push(`Command: \`${cmd}\` (${runs} alternating runs per configuration; medians; NODE_EXTRA_CA_CERTS unset)`, '',
+    `Machine: ${machine(commit, mdf179)}`, '',
+    'Speed-up = makedumpfile\'s wall time / cyclodump\'s. makedumpfile runs at its default (one thread); "pinned": both tools under `taskset -c 0`. '
+    + 'makedumpfile 1.7.2 has no snappy or zstd: its -p/-z column is its raw run; 1.7.9 has both. "default / one": cyclodump\'s '
+    + '`--num-threads 1` wall time over its default\'s (below 1.00x, the default was slower).', '');
+  lines.push('| input | -d | codec | setting | mdf 1.7.2 s | mdf 1.7.9 s | cyclodump s | **vs 1.7.2** | **vs 1.7.9** | cd threads | default / one | mdf CPU s | cd CPU s | mdf RSS MiB | cd RSS MiB | mdf 1.7.2 bytes | mdf 1.7.9 bytes | cd bytes |');
+  lines.push('|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const bars: { label: string; mdf: number; cd: number }[] = [];
-  for (const cd of rows.filter((r) => r.tool === 'cyclodump')) {
-    const mdfCodec = cd.codec === 'snappy' || cd.codec === 'zstd' ? 'none' : cd.codec;
-    const mdfThreads = cd.threads === '1' ? '0' : cd.threads;
-    const mdf = rows.find((r) => r.tool === 'makedumpfile' && r.input === cd.input && r.level === cd.level && r.codec === mdfCodec && r.threads === mdfThreads);
-    if (!mdf || mdf.samples.length === 0) {
-      if (mdf) lines.push(`| ${cd.input} | ${cd.level} | ${cd.codec} | ${mdf.threads}/${cd.threads} | makedumpfile failed in all ${mdf.failures.length} runs (${mdf.failures[0]}) | ${median(cd.samples.map((s) => s.wall)).toFixed(2)} | | | | | | | | |`);
-      continue;
+  for (const c of configs) {
+    const m = mdfCell(c, configs, 'mdf');
+    const n = mdfCell(c, configs, 'mdf179');
+    const cd = c.cells.cd;
+    const mw = med(m, (s) => s.wall);
+    const nw = med(n, (s) => s.wall);
+    const cw = med(cd, (s) => s.wall);
+    let codec = c.codec;
+    if (c.codec === 'snappy' || c.codec === 'zstd') codec += ' (1.7.2: raw)';
+    const crashes = [m, n].filter((x) => x && x.failures.length).map((x) => `makedumpfile crashed in ${x!.failures.length} runs: ${x!.failures[0]}`);
+    if (crashes.length) codec += ` (${crashes.join('; ')})`;
+    let vsOne = '';
+    if (c.setting === 'default') {
+      const one = configs.find((o) => o.input === c.input && o.level === c.level && o.codec === c.codec && o.setting === 'one');
+      if (one) vsOne = ratio(med(one.cells.cd, (s) => s.wall), cw);
     }
-    const mw = median(mdf.samples.map((s) => s.wall));
-    const cw = median(cd.samples.map((s) => s.wall));
-    let note = mdfCodec !== cd.codec ? ` (mdf: raw, its build lacks ${cd.codec})` : '';
-    if (mdf.failures.length) note += ` (makedumpfile crashed in ${mdf.failures.length} of ${mdf.failures.length + mdf.samples.length} runs: ${mdf.failures[0]})`;
-    lines.push(`| ${cd.input} | ${cd.level} | ${cd.codec}${note} | ${mdf.threads}/${cd.threads} | ${mw.toFixed(2)} | ${cw.toFixed(2)} | **${(mw / cw).toFixed(2)}x** | ${median(mdf.samples.map((s) => s.cpu)).toFixed(2)} | ${median(cd.samples.map((s) => s.cpu)).toFixed(2)} | ${(median(mdf.samples.map((s) => s.rssKiB)) / 1024).toFixed(0)} | ${(median(cd.samples.map((s) => s.rssKiB)) / 1024).toFixed(0)} | ${median(mdf.samples.map((s) => s.bytes))} | ${median(cd.samples.map((s) => s.bytes))} | ${cd.samples[0].memMapBytes ?? ''} |`);
-    bars.push({ label: `${cd.input} -d${cd.level} ${cd.codec} t${cd.threads}`, mdf: mw, cd: cw });
-  }
-  // best makedumpfile configuration per input/level/codec against cyclodump's best
-  lines.push('', 'Against makedumpfile\'s best configuration (fastest of --num-threads 0 and 2):', '');
-  lines.push('| input | -d | codec | best makedumpfile s | best cyclodump s | speed-up |', '|---|---|---|---:|---:|---:|');
-  const groups = new Set(rows.filter((r) => r.tool === 'cyclodump').map((r) => `${r.input}|${r.level}|${r.codec}`));
-  for (const g of groups) {
-    const [input, level, codec] = g.split('|');
-    const mdfCodec = codec === 'snappy' || codec === 'zstd' ? 'none' : codec;
-    const m = Math.min(...rows.filter((r) => r.tool === 'makedumpfile' && r.input === input && r.level === level && r.codec === mdfCodec && r.samples.length > 0).map((r) => median(r.samples.map((s) => s.wall))));
-    const c = Math.min(...rows.filter((r) => r.tool === 'cyclodump' && r.input === input && r.level === level && r.codec === codec).map((r) => median(r.samples.map((s) => s.wall))));
-    lines.push(`| ${input} | ${level} | ${codec} | ${m.toFixed(2)} | ${c.toFixed(2)} | **${(m / c).toFixed(2)}x** |`);
+    lines.push(`| ${c.input} | ${c.level} | ${codec} | ${SETTING_LABEL[c.setting]} | ${fmt(mw)} | ${fmt(nw)} | ${fmt(cw)} | ${ratio(mw, cw)} | ${ratio(nw, cw)} | `
+      + `${cd?.samples[0]?.threads ?? ''} | ${vsOne} | ${fmt(med(m, (s) => s.cpu))} | ${fmt(med(cd, (s) => s.cpu))} | ${fmt(med(m, (s) => s.rssKiB) / 1024, 0)} | `
+      + `${fmt(med(cd, (s) => s.rssKiB) / 1024, 0)} | ${fmt(med(m, (s) => s.bytes), 0)} | ${fmt(med(n, (s) => s.bytes), 0)} | ${fmt(med(cd, (s) => s.bytes), 0)} |`);
+    bars.push({ label: `${c.input} -d${c.level} ${c.codec} ${c.setting}`, mdf: mw, cd: cw });
   }
   lines.push('', `Start-up (a 64-page vmcore, \`-l -d 1\`): cyclodump ${median(startup.map((s) => s.wall)).toFixed(3)} s wall, ${(median(startup.map((s) => s.rssKiB)) / 1024).toFixed(0)} MiB RSS; makedumpfile ${median(startupMdf.map((s) => s.wall)).toFixed(3)} s.`, '');
   return { text: lines.join('\n') + '\n', svg: chart(bars) };

@@ -30,7 +30,7 @@ export function compress(batch: PageBatch): unknown {
   const r = compressBatch(context(), batch);
   // hand the buffers over instead of copying them
   return move({
-    [transferableSymbol]: [r.data, r.sizes.buffer, r.flags.buffer],
+    [transferableSymbol]: [r.data, r.sizes.buffer, r.flags.buffer, ...(r.inputRuns ? [r.inputRuns.buffer] : [])],
     [valueSymbol]: r,
   } as unknown as ArrayBuffer);
 }

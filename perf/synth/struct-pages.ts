@@ -25,8 +25,12 @@ export interface StructPageSample {
 
 export interface SampleOptions {
   generation: Generation;
-  /** present memory sections taken, from the second on (the first holds the low-memory holes) */
+  /** present memory sections taken, from `firstSection` on */
   sections: number;
+  /** index of the first present section taken (default 1: the first holds the low-memory holes) */
+  firstSection?: number;
+  /** the synthetic machine's RAM (default 1 GiB) */
+  ramBytes?: number;
   seed?: number;
   /** mix.ts spec (default 'edge') */
   mix?: string;
@@ -35,9 +39,10 @@ export interface SampleOptions {
 export function sampleStructPages(o: SampleOptions): StructPageSample {
   const seed = o.seed ?? 1;
   const rng = new Rng(hashOf(seed, 0x6c61796f));
-  const layout: Layout = buildLayout({ ramBytes: GiB, model: 'sparse-extreme', levels: 4, seed }, rng, poolBytesFor);
-  const sections = layout.sections.slice(1, 1 + o.sections);
-  if (sections.length < o.sections) throw new Error(`a 1 GiB machine has fewer than ${o.sections + 1} sections`);
+  const layout: Layout = buildLayout({ ramBytes: o.ramBytes ?? GiB, model: 'sparse-extreme', levels: 4, seed }, rng, poolBytesFor);
+  const from = o.firstSection ?? 1;
+  const sections = layout.sections.slice(from, from + o.sections);
+  if (sections.length < o.sections) throw new Error(`the machine has fewer than ${from + o.sections} sections`);
   const planner = new Planner(layout, parseMix(o.mix ?? 'edge').mix, seed);
   const stext = kernelSymbol(layout, '_stext');
   const encoder = new StructPageEncoder(layout, planner, kernelFacts(), o.generation, stext);

@@ -4,16 +4,18 @@
 // in flight, nor more than a few stores unfinished: a slow disk stalls the workers instead
 // of growing memory. A result buffer comes back to the workers once its data is written.
 import { checkInterrupted } from '../util/interrupt';
+import type { SlotRun } from '../format/dump-writer';
 import type { Executor } from './executor';
 import type { PageBatch, PageBatchResult } from './page-batch';
 
 /** stores (batch data writes) in flight at once with worker threads */
 const MAX_WRITES_IN_FLIGHT = 4;
 
-/** A batch, and the dump's page number of its first page. */
+/** A batch, and the dump's page number of its first page (and of the others, when they are not neighbours). */
 export interface QueuedBatch {
   batch: PageBatch;
   index: number;
+  runs?: readonly SlotRun[];
 }
 
 export class BatchQueue {
@@ -25,6 +27,8 @@ export class BatchQueue {
   private writeFailure: unknown;
   private readonly window: number;
   private readonly maxWrites: number;
+  /** every batch asks for its kept pages as ranges of the input (PageBatch.fromInput) */
+  fromInput = false;
 
   /**
    * @param store writes a result; settles when its buffer may be reused
@@ -36,19 +40,20 @@ export class BatchQueue {
     // buffers, each touched (page faults) the first time it is used. Three writes in flight
     // keep libuv's thread busy while the next batch is read (perf/RESULTS.md). With one
     // usable CPU the file sink writes on this thread instead (FileSinkOptions.syncWrites).
-    const inline = executor.threads === 1;
+    const inline = executor.inline === true || executor.threads === 1;
     this.window = inline ? 1 : executor.threads * 3;
     this.maxWrites = inline ? 3 : MAX_WRITES_IN_FLIGHT;
   }
 
-  async push(batch: PageBatch, index: number): Promise<void> {
+  async push(batch: PageBatch, index: number, runs?: readonly SlotRun[]): Promise<void> {
     batch.seq = this.seq++;
     batch.out = this.spare.pop();
+    batch.fromInput = this.fromInput;
     const result = this.executor.compress(batch);
     // a batch that fails while earlier ones are awaited is reported when its turn comes
     // (or settled by settle()), never as an unhandled rejection
     result.catch(() => undefined);
-    this.inFlight.push({ batch, index, result });
+    this.inFlight.push({ batch, index, runs, result });
     if (this.inFlight.length >= this.window) await this.drainOne();
   }
 

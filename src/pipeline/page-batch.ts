@@ -1,12 +1,9 @@
 // Pass 2 work unit: the dumpable pages of a pfn range, read in long runs, zero-tested and
 // compressed into one output buffer. The coordinator turns the result into descriptors
 // and page data, in pfn order. Spec: kdump-compressed.md §6 (write_kdump_pages_cyclic).
-import type { CodecName } from '../codec';
-import { NATIVE_METHOD, PAGE_MARK, TALLY, nativePages } from '../codec/native-pages';
+import { NATIVE_METHOD, OFFSET_MARK, PAGE_MARK, TALLY, nativeMethodOf, nativePages } from '../codec/native-pages';
 import type { WorkerContext } from './setup';
 
-/** the codecs the native page loop does, and its method number for each */
-const METHOD_OF: Partial<Record<CodecName, number>> = { none: NATIVE_METHOD.raw, lzo: NATIVE_METHOD.lzo, zlib: NATIVE_METHOD.zlib };
 
 export interface PageBatch {
   seq: number;
@@ -19,6 +16,8 @@ export interface PageBatch {
   count: number;
   /** a recycled buffer for the result's data; allocated when absent or too small */
   out?: ArrayBuffer;
+  /** without a codec: the writer takes the kept pages as ranges of the input (PageBatchResult.inputRuns) */
+  fromInput?: boolean;
 }
 
 export interface PageBatchResult {
@@ -33,6 +32,9 @@ export interface PageBatchResult {
   zeroPages: number;
   /** pfns that could not be read (their descriptors are written as data-lost) */
   readErrors: number;
+  /** the kept pages as [offset, length] ranges of the input, when the batch asked for runs */
+  inputRuns?: Float64Array;
+  inputRunCount?: number;
 }
 
 let offsets = new Uint32Array(0);
@@ -51,15 +53,98 @@ function compressBatchNative(ctx: WorkerContext, batch: PageBatch, data: ArrayBu
   let count: number;
   // the native loop counts the all-zero and unreadable pages
   tally.fill(0);
+  const fd = reader.fileFd;
   if (mapped) {
     if (fileOffsets.length < batch.count) fileOffsets = new Float64Array(Math.max(batch.count, 1024));
     count = reader.collectMapped(batch.bitmap, batch.pfnEnd - batch.pfnStart, batch.pfnStart, batch.count, fileOffsets, (first, n) => {
-      dataLen = native.compressMapped(method, mapped, reader.buf, fileOffsets, first, n, pageSize, ctx.setup.excludeZero, data, dataLen, sizes, flags, flagValue, tally);
+      dataLen = native.compressMapped(method, mapped, reader.buf, fileOffsets, first, n, pageSize, ctx.setup.excludeZero, data, dataLen, sizes, flags, flagValue, tally,
+        ctx.pageThreads ?? 1);
+    });
+  } else if (fd !== undefined) {
+    // the native loop reads the pages itself, each of its threads its own part
+    if (fileOffsets.length < batch.count) fileOffsets = new Float64Array(Math.max(batch.count, 1024));
+    count = reader.collectMapped(batch.bitmap, batch.pfnEnd - batch.pfnStart, batch.pfnStart, batch.count, fileOffsets, (first, n) => {
+      dataLen = native.compressFile!(method, fd, reader.buf, fileOffsets, first, n, pageSize, ctx.setup.excludeZero, data, dataLen, sizes, flags, flagValue, tally,
+        ctx.pageThreads ?? 1);
     });
   } else count = reader.collect(batch.bitmap, batch.pfnEnd - batch.pfnStart, batch.pfnStart, batch.count, offsets, (first, n) => {
-    dataLen = native.compressPages(method, reader.buf, offsets, first, n, pageSize, ctx.setup.excludeZero, data, dataLen, sizes, flags, flagValue, tally);
+    dataLen = native.compressPages(method, reader.buf, offsets, first, n, pageSize, ctx.setup.excludeZero, data, dataLen, sizes, flags, flagValue, tally,
+      ctx.pageThreads ?? 1);
   });
   return { seq: batch.seq, count, sizes, flags, data, dataLen, zeroPages: tally[TALLY.zero], readErrors: tally[TALLY.unreadable] };
+}
+
+/**
+ * A batch without a codec whose pages the writer moves from the input itself: the zero
+ * test here, through the mapping, and the ranges of the input to copy. Undefined when the
+ * batch has a page that is not wholly in the file (it is copied the usual way).
+ */
+function rawRunsBatch(ctx: WorkerContext, batch: PageBatch, data: ArrayBuffer, sizes: Int32Array, flags: Uint8Array): PageBatchResult | undefined {
+  const native = nativePages();
+  const reader = ctx.reader;
+  const mapped = reader.mapped;
+  if (!mapped || !native?.rawRuns) return undefined;
+  const pageSize = ctx.setup.pageSize;
+  if (fileOffsets.length < batch.count) fileOffsets = new Float64Array(Math.max(batch.count, 1024));
+  const runs = new Float64Array(2 * Math.max(batch.count, 1));
+  let runCount = 0;
+  let whole = true;
+  tally.fill(0);
+  const count = reader.collectMapped(batch.bitmap, batch.pfnEnd - batch.pfnStart, batch.pfnStart, batch.count, fileOffsets, (first, n) => {
+    if (!whole) return;
+    const made = native.rawRuns!(mapped, fileOffsets, first, n, pageSize, ctx.setup.excludeZero, sizes, flags, runs.subarray(2 * runCount), tally);
+    if (made < 0) whole = false;
+    else runCount += made;
+  });
+  if (!whole) return undefined;
+  let dataLen = 0;
+  for (let k = 0; k < runCount; k++) dataLen += runs[2 * k + 1];
+  return { seq: batch.seq, count, sizes, flags, data, dataLen, zeroPages: tally[TALLY.zero], readErrors: tally[TALLY.unreadable], inputRuns: runs, inputRunCount: runCount };
+}
+
+/** Whether compressBatchAsync can take this context's batches: the native loop reads the input itself, on libuv's pool. */
+export function asyncBatchesFit(ctx: WorkerContext): boolean {
+  const codec = ctx.setup.codec;
+  return codec !== 'none' && ctx.reader.fileFd !== undefined && nativeMethodOf(codec) !== undefined
+    && nativePages()?.compressFileAsync !== undefined;
+}
+
+/**
+ * A batch compressed on a thread of libuv's pool (asyncBatchesFit), while this thread
+ * goes on: the offsets are found here, the pages read and compressed there. Every array
+ * the native call holds is the batch's own: a page the reader had to stage (one not
+ * wholly in the file) is copied out of its shared buffer first.
+ */
+export function compressBatchAsync(ctx: WorkerContext, batch: PageBatch): Promise<PageBatchResult> {
+  const native = nativePages()!;
+  const pageSize = ctx.setup.pageSize;
+  const count = batch.count;
+  const sizes = new Int32Array(count);
+  const flags = new Uint8Array(count);
+  const data = batch.out && batch.out.byteLength >= count * pageSize ? batch.out : new ArrayBuffer(Math.max(count * pageSize, pageSize));
+  const offsets = new Float64Array(Math.max(count, 1));
+  const tallies = new Int32Array(TALLY.length);
+  const reader = ctx.reader;
+  let stage: Uint8Array | undefined;
+  let staged = 0;
+  const seen = reader.collectMapped(batch.bitmap, batch.pfnEnd - batch.pfnStart, batch.pfnStart, count, offsets, (first, n) => {
+    for (let i = first; i < first + n; i++) {
+      const o = offsets[i];
+      if (o > OFFSET_MARK.stagedBase) continue;
+      const from = OFFSET_MARK.stagedBase - o;
+      stage ??= new Uint8Array(count * pageSize);
+      stage.set(reader.buf.subarray(from, from + pageSize), staged * pageSize);
+      offsets[i] = OFFSET_MARK.stagedBase - staged * pageSize;
+      staged++;
+    }
+  });
+  return new Promise((resolve, reject) => {
+    native.compressFileAsync!(nativeMethodOf(ctx.setup.codec)!, reader.fileFd!, stage ?? reader.zeroPage, offsets, 0, seen, pageSize,
+      ctx.setup.excludeZero, data, 0, sizes, flags, ctx.codec?.flag ?? 0, tallies, (error, dataLen) => {
+        if (error) reject(error);
+        else resolve({ seq: batch.seq, count: seen, sizes, flags, data, dataLen, zeroPages: tallies[TALLY.zero], readErrors: tallies[TALLY.unreadable] });
+      });
+  });
 }
 
 export function compressBatch(ctx: WorkerContext, batch: PageBatch): PageBatchResult {
@@ -68,7 +153,11 @@ export function compressBatch(ctx: WorkerContext, batch: PageBatch): PageBatchRe
   const sizes = new Int32Array(count);
   const flags = new Uint8Array(count);
   let data = batch.out && batch.out.byteLength >= count * pageSize ? batch.out : new ArrayBuffer(Math.max(count * pageSize, pageSize));
-  const method = METHOD_OF[ctx.setup.codec];
+  const method = nativeMethodOf(ctx.setup.codec);
+  if (batch.fromInput && method === NATIVE_METHOD.raw) {
+    const r = rawRunsBatch(ctx, batch, data, sizes, flags);
+    if (r) return r;
+  }
   if (method !== undefined && nativePages()) {
     return compressBatchNative(ctx, batch, data, sizes, flags, method);
   }

@@ -126,6 +126,8 @@ export class FinishedBitmap {
     this.run.tally.memMapBytes += results.reduce((a, r) => a + r.memMapBytes, 0);
     await this.excludeZeroPages(cy, bm);
     this.applyVmemmap(cy, view);
+    // read again later (the default write order reads every cycle twice): kept if it fits
+    if (keep) this.run.cache.put(c, view);
     return cy;
   }
 

@@ -7,10 +7,13 @@ import { PageScanner, ScanSetup } from '../filter/page-scan';
 import { TranslatorDesc, rebuildTranslator } from '../translate';
 import { PageReader } from '../vmcore/page-reader';
 import { DumpInput, InputKind, openInput as open } from '../vmcore/open';
+import { recordPathBytes } from '../util/argv-bytes';
 
 export interface InputDesc {
   kind: InputKind;
   path: string;
+  /** the path's bytes where they are not UTF-8 (util/argv-bytes.ts) */
+  bytes?: Uint8Array;
 }
 
 export interface WorkerSetup {
@@ -34,6 +37,12 @@ export interface WorkerContext {
   scanner?: PageScanner;
   codec?: PageCodec;
   reader: PageReader;
+  /**
+   * Threads of the native page loop that share each batch, read with pread or through
+   * the mapped input (on the coordinator, in place of a pool: prepare.ts); 1 or absent:
+   * this thread alone.
+   */
+  pageThreads?: number;
   close(): void;
 }
 
@@ -42,6 +51,7 @@ function withRepeatCache(codec: PageCodec | undefined, pageSize: number): PageCo
 }
 
 export function createWorkerContext(setup: WorkerSetup, mem?: DumpInput): WorkerContext {
+  if (setup.input.bytes) recordPathBytes(setup.input.path, setup.input.bytes);
   const own = mem ? undefined : open(setup.input.path, setup.input.kind);
   const m = mem ?? own!;
   let scanner: PageScanner | undefined;

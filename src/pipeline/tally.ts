@@ -18,4 +18,6 @@ export class Tally {
   rescannedCycles = 0;
   scanMs = 0;
   writeMs = 0;
+  /** pass 2: finding the pages written first (the default write order) */
+  priorityMs = 0;
 }

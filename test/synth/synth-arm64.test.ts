@@ -52,7 +52,7 @@ describe('synthetic arm64 vmcores (perf/synth --arch arm64)', function () {
         const m = runDumpTool(mdf, vmcore, level, theirs, ['-l'], true);
         assert.strictEqual(m.status, 0, m.output.slice(-2000));
         assert.deepStrictEqual(compareCounts(expected.levels[String(level)], m.counts!), [], `makedumpfile -d ${level}`);
-        const r = runDumpTool(BIN, vmcore, level, ours, ['-l'], true);
+        const r = runDumpTool(BIN, vmcore, level, ours, ['-l', '--pfn-order'], true);
         assert.strictEqual(r.status, 0, r.output.slice(-2000));
         assert.deepStrictEqual(compareCounts(expected.levels[String(level)], r.counts!), [], `cyclodump -d ${level}`);
         assert.strictEqual(sha256File(ours), sha256File(theirs), `-d ${level}: cyclodump's file differs from makedumpfile's`);
