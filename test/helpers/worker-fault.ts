@@ -1,25 +1,69 @@
 // Preloaded (node -r) into a cyclodump run by the worker-fault tests: in each pool worker
 // thread, the Nth task of one kind fails. CYCLODUMP_WORKER_FAULT=KIND:HOW:N, KIND being
-// scan or compress, HOW throw (the task rejects) or exit (the worker thread dies under it).
+// scan or compress, or start (the worker's set-up: opening the input, loading its codec),
+// HOW throw (the task rejects) or exit (the worker thread dies under it).
 // Test code only: nothing in src/ knows about it.
+//
+// The coordinator scans slices itself until every worker has started, so whether a worker
+// ever gets a scan would depend on how fast threads start on the machine. For scan faults,
+// CYCLODUMP_WORKER_FAULT_STARTED names a file each worker appends a byte to once it has set
+// up, and the coordinator's first slice waits until CYCLODUMP_WORKER_FAULT_THREADS have: the
+// pool is then ready before the second slice, and the workers get the rest.
+import * as fs from 'fs';
 import { isMainThread } from 'worker_threads';
 
-const spec = process.env.CYCLODUMP_WORKER_FAULT;
-if (!isMainThread && spec) {
-  const [kind, how, nth] = spec.split(':');
-  const n = Number(nth);
-  /* eslint-disable @typescript-eslint/no-var-requires */
-  const mod = kind === 'scan'
-    ? require('../../src/pipeline/scan-task') as Record<string, unknown>
-    : require('../../src/pipeline/page-batch') as Record<string, unknown>;
-  const name = kind === 'scan' ? 'runScanTask' : 'compressBatch';
+/* eslint-disable @typescript-eslint/no-var-requires */
+function wrap(file: string, name: string, around: (real: (...a: unknown[]) => unknown, args: unknown[]) => unknown): void {
+  const mod = require(file) as Record<string, unknown>;
   const real = mod[name] as (...args: unknown[]) => unknown;
-  let calls = 0;
-  mod[name] = (...args: unknown[]): unknown => {
-    if (++calls === n) {
-      if (how === 'exit') process.exit(3);
-      throw new Error(`injected ${kind} fault`);
+  mod[name] = (...args: unknown[]): unknown => around(real, args);
+}
+
+const spec = process.env.CYCLODUMP_WORKER_FAULT;
+const startedFile = process.env.CYCLODUMP_WORKER_FAULT_STARTED;
+const threads = Number(process.env.CYCLODUMP_WORKER_FAULT_THREADS ?? 0);
+
+if (spec) {
+  const [kind, how, nth] = spec.split(':');
+  if (isMainThread) {
+    // bin/cyclodump runs the start-up bundle, which holds its own copy of every module: the
+    // coordinator's scan is wrapped only where the CLI loads from dist/src one by one
+    wrap('../../src/cli/launch', 'loadCli', () => require('../../src/cli/main'));
+    if (kind === 'scan' && startedFile && threads > 0) {
+      let waited = false;
+      wrap('../../src/pipeline/scan-task', 'runScanTask', (real, args) => {
+        if (!waited) {
+          waited = true;
+          const deadline = Date.now() + 60_000;
+          const tick = new Int32Array(new SharedArrayBuffer(4));
+          const count = (): number => (fs.existsSync(startedFile) ? fs.statSync(startedFile).size : 0);
+          while (count() < threads && Date.now() < deadline) Atomics.wait(tick, 0, 0, 10);
+        }
+        return real(...args);
+      });
     }
-    return real(...args);
-  };
+  } else {
+    const n = Number(nth);
+    const targets: Record<string, [string, string]> = {
+      scan: ['../../src/pipeline/scan-task', 'runScanTask'],
+      compress: ['../../src/pipeline/page-batch', 'compressBatch'],
+      start: ['../../src/pipeline/setup', 'createWorkerContext'],
+    };
+    const [file, name] = targets[kind];
+    let calls = 0;
+    wrap(file, name, (real, args) => {
+      if (++calls === n) {
+        if (how === 'exit') process.exit(3);
+        throw new Error(`injected ${kind} fault`);
+      }
+      return real(...args);
+    });
+    if (startedFile && kind !== 'start') {
+      wrap('../../src/pipeline/setup', 'createWorkerContext', (real, args) => {
+        const ctx = real(...args);
+        fs.appendFileSync(startedFile, 'x');
+        return ctx;
+      });
+    }
+  }
 }
