@@ -2,8 +2,9 @@
 // the 1st bitmap, then each cycle's 2nd bitmap, the shared zero page, and page descriptors
 // and data as batches come. A batch's descriptors go to their place in the table (the
 // dump's page number of its first page says where), its data where the data written so
-// far ends: the table stays in pfn order whatever order batches come in. Data is on disk
-// before the descriptors that point at it. Spec: kdump-compressed.md §1-§7.
+// far ends: the table stays in pfn order whatever order batches come in. Data is on the
+// device (fdatasync) before the descriptors that point at it are written.
+// Spec: kdump-compressed.md §1-§7.
 import { DESC_LAYOUT, batchLoops } from './batch-loops';
 import { DL_EXCLUDE_ZERO, DUMP_DH_COMPRESSED_INCOMPLETE, DiskDumpHeader, KdumpSubHeader, PageDesc } from './diskdump';
 import type { CycleBitmap, DumpGeometry, DumpWriter, OutputBitmapStore, PageBatchWrite, SlotRun, StoredPages } from './dump-writer';
@@ -259,7 +260,7 @@ export class KdumpWriter implements DumpWriter {
   }
 
   /**
-   * Writes the gathered descriptors once their batches' data is on disk, each run of
+   * Writes the gathered descriptors once their batches' data is on the device, each run of
    * neighbouring table slots as one write. A batch whose data failed stops the group
    * there: the descriptors before it still go.
    */
@@ -272,6 +273,10 @@ export class KdumpWriter implements DumpWriter {
     const p = Promise.allSettled(group.map((g) => g.data)).then(async (settled) => {
       let n = 0;
       while (n < settled.length && settled[n].status === 'fulfilled') n++;
+      // the data on the device before the descriptors that point at it reach the page
+      // cache: after a power cut a page reads as missing, never as the zeros or the end of
+      // file its descriptor would otherwise point at (docs/cut-dumps.md)
+      if (n > 0 && this.sink.syncAsync) await this.sink.syncAsync();
       // all at once, not one after the other: each would otherwise wait for a turn of the
       // event loop and queue behind the data writes issued meanwhile (the default order's
       // first pages have their slots all over the table: hundreds of runs)
@@ -316,7 +321,8 @@ export class KdumpWriter implements DumpWriter {
 
   /**
    * For a forced exit, which cannot wait: the gathered descriptors whose data is already
-   * on disk are written now, on this thread.
+   * written are written now, on this thread, without a sync (the machine stays up: the
+   * page cache reaches the device in time).
    */
   private flushWrittenDescriptorsSync(): void {
     let n = 0;

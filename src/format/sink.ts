@@ -42,6 +42,13 @@ export interface DumpSink {
    * says complete over data that never reached the disk. Absent where nothing is kept.
    */
   sync?(): void;
+  /**
+   * The same off the main thread: settles once every byte written before the call is on
+   * the device. The kdump writer waits for it before it writes descriptors that point at
+   * those bytes, so a power cut can leave pages missing but never a descriptor pointing at
+   * data the device never got (or past the end of the file).
+   */
+  syncAsync?(): Promise<void>;
   /** close (the data is synced before the final header write, not here) */
   close(): void;
   /**
@@ -235,6 +242,36 @@ export class FileSink implements DumpSink {
   sync(): void {
     this.ensureOpen();
     syncOutput(this.fd, this.name);
+  }
+
+  /** the fdatasync running, and the one queued behind it (which covers every write made before it starts) */
+  private syncRunning?: Promise<void>;
+  private syncQueued?: Promise<void>;
+
+  syncAsync(): Promise<void> {
+    if (this.syncQueued) return this.syncQueued;
+    if (!this.syncRunning) return this.startSync();
+    const queued = this.syncRunning.then(() => undefined, () => undefined).then(() => {
+      this.syncQueued = undefined;
+      return this.startSync();
+    });
+    this.syncQueued = queued;
+    return queued;
+  }
+
+  private startSync(): Promise<void> {
+    const running = new Promise<void>((resolve, reject) => {
+      this.ensureOpen();
+      fs.fdatasync(this.fd, (err) => {
+        // a character device cannot be synced and has nothing to wait for
+        if (err && err.code !== 'EINVAL') reject(writeFailure(err, this.name));
+        else resolve();
+      });
+    }).finally(() => {
+      if (this.syncRunning === running) this.syncRunning = undefined;
+    });
+    this.syncRunning = running;
+    return running;
   }
 
   readBack(buf: Uint8Array, pos: number): void {

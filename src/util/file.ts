@@ -249,6 +249,8 @@ export function pwriteFull(fd: number, buf: Uint8Array, off: number, len: number
 export function sizeWritePool(files: number, compressThreads = 0): void {
   // plus one thread per batch the native page loop may compress on the pool at once
   // (page-batch.ts compressBatchAsync), where it takes the batches
-  const threads = files + (compressThreads > 1 ? compressThreads : 0);
+  // and one per file for the fdatasync before its descriptors (kdump-writer.ts), which
+  // would otherwise hold up that file's writes behind it
+  const threads = 2 * files + (compressThreads > 1 ? compressThreads : 0);
   if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = String(Math.max(1, Math.min(threads, 128)));
 }
