@@ -281,6 +281,7 @@ export class KdumpWriter implements DumpWriter {
       // event loop and queue behind the data writes issued meanwhile (the default order's
       // first pages have their slots all over the table: hundreds of runs)
       await Promise.all(slotRuns(group, n).map((run) => writeAsync(run.bytes, run.pos).then(() => { this.written += run.count; })));
+      if (n > 0) this.sink.writeback?.();
     }).catch((e) => { this.failure ??= e; });
     this.descWrites.push(p);
     // settled writes leave the list: it stays as short as the writes in flight

@@ -49,6 +49,12 @@ export interface DumpSink {
    * data the device never got (or past the end of the file).
    */
   syncAsync?(): Promise<void>;
+  /**
+   * Asks the kernel to start writing back what was written, without waiting: descriptors
+   * just written reach the device in milliseconds, not at the next sync or the kernel's
+   * own writeback 5-30 s later (a machine reset in between would lose their pages).
+   */
+  writeback?(): void;
   /** close (the data is synced before the final header write, not here) */
   close(): void;
   /**
@@ -150,6 +156,12 @@ export class FileSink implements DumpSink {
    */
   private startWriteback(): void {
     if (this.bytesWritten - this.writebackAt < WRITEBACK_STEP || this.fd < 0) return;
+    this.writebackAt = this.bytesWritten;
+    nativePages()?.startWriteback?.(this.fd);
+  }
+
+  writeback(): void {
+    if (this.fd < 0) return;
     this.writebackAt = this.bytesWritten;
     nativePages()?.startWriteback?.(this.fd);
   }
