@@ -160,18 +160,28 @@ debian_root_image() { "$HERE/debian.sh" "$1" "$2"; }
 alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 
 # run_qemu OUT TIMEOUT FAULT QEMU-ARGV...: run the guest to its power-off; FAULT=kill:
-# kill QEMU once cyclodump's -l dump has passed E2E_KILL_AT bytes in the guest (default 16 MiB,
-# past the capture kernel's dirty threshold: below it nothing has been written back yet;
-# capture.sh prints the size every second)
+# kill QEMU once cyclodump's -l dump has passed E2E_KILL_AT bytes in the guest (default:
+# 80% of makedumpfile's -l dump in the same boot, or 16 MiB where there is none; past the
+# capture kernel's dirty threshold, below which nothing has been written back, and past
+# cyclodump's first durable group of descriptors, 8,192 pages: docs/faults.md). capture.sh
+# prints the size 5 times a second and the console is read as often: a -l dump of a 1 GiB
+# guest takes about 2 s there, and a kill a second late finds it all written.
+kill_at() {
+	local ref
+	ref=$(grep -aoE "E2E: ref.l [0-9]+" "$1/console.log" 2>/dev/null | tail -1 | cut -d' ' -f3)
+	if [ -n "${E2E_KILL_AT:-}" ]; then echo "$E2E_KILL_AT"
+	elif [ -n "$ref" ] && [ "$ref" -gt 0 ]; then echo $(( ref * 4 / 5 ))
+	else echo 16777216; fi
+}
 run_qemu() {
-	local out=$1 timeout=$2 fault=$3 t=0 killed=0; shift 3
+	local out=$1 timeout=$2 fault=$3 t=0 ticks=0 killed=0; shift 3
 	log "starting QEMU"
 	"$@" > "$out/qemu.stderr" 2>&1 &
 	local qpid=$!
 	while alive "$qpid"; do
-		sleep 1; t=$((t + 1))
+		sleep 0.2; ticks=$((ticks + 1)); t=$((ticks / 5))
 		if [ "$fault" = kill ] && [ $killed = 0 ] && grep -qE "E2E: cyc.l [0-9]{6,}" "$out/console.log" 2>/dev/null &&
-			[ "$(grep -oE "E2E: cyc.l [0-9]+" "$out/console.log" | tail -1 | cut -d' ' -f3)" -ge "${E2E_KILL_AT:-16777216}" ]; then
+			[ "$(grep -aoE "E2E: cyc.l [0-9]+" "$out/console.log" | tail -1 | cut -d' ' -f3)" -ge "$(kill_at "$out")" ]; then
 			log "killing QEMU (pid $qpid) during cyclodump's -l dump"
 			kill -9 "$qpid"; killed=1
 		fi

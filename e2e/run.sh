@@ -24,7 +24,9 @@
 #   E2E_TOOL_TIMEOUT: seconds after which a tool's run in the capture kernel is killed and
 #   counts as not completed (default 240);
 #   E2E_MDF_REF: a makedumpfile binary to run in the capture kernel as the reference
-#   (default: this host's makedumpfile 1.7.2).
+#   (default: this host's makedumpfile 1.7.2);
+#   E2E_KILL_AT: with --fault kill, the size in bytes of cyclodump's -l dump in the guest
+#   at which QEMU is killed (default: 80% of makedumpfile's -l dump in the same boot).
 # Exit status: 0 all checks hold, 1 a check failed, 2 usage, 3 the guest run failed.
 # Only the QEMU process this script starts is ever signalled, by its PID.
 { # one block: bash reads it whole, so editing this file cannot upset a running copy

@@ -78,11 +78,14 @@ fill_disk() {
 	dd if=/dev/zero of="$D/filler" bs=1024 count=$(( free_kb - want_kb )) 2>/dev/null
 	sync
 }
-# E2E_FAULT=kill: the size of cyclodump's -l dump on the console every second; the host
+# E2E_FAULT=kill: the size of cyclodump's -l dump on the console 5 times a second; the host
 # kills QEMU once it has grown (e2e/lib.sh run_qemu)
 watch_size() {
 	[ "${E2E_FAULT:-none}" = kill ] && [ "$1" = cyclodump ] || return 0
-	while :; do echo "E2E: cyc.l $(stat -c %s "$D/cyc.l" 2>/dev/null || echo 0)"; sleep 1; done &
+	# makedumpfile's -l dump of the same vmcore, written just before: how large cyclodump's
+	# will be, for the host to kill the guest part way (e2e/lib.sh run_qemu)
+	echo "E2E: ref.l $(stat -c %s "$D/mdf.l" 2>/dev/null || echo 0)"
+	while :; do echo "E2E: cyc.l $(stat -c %s "$D/cyc.l" 2>/dev/null || echo 0)"; sleep 0.2; done &
 	WATCH=$!
 }
 for t in $TOOLS; do

@@ -114,7 +114,7 @@ function zeros(len: number): Uint8Array {
  * Bytes written between two starts of writeback (FileSink.startWriteback): the final
  * fdatasync then waits for at most about this much, not for the whole file.
  */
-const WRITEBACK_STEP = 16 << 20;
+const WRITEBACK_STEP = 4 << 20;
 
 export class FileSink implements DumpSink {
   readonly seekable = true;

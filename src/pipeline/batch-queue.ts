@@ -10,6 +10,13 @@ import type { PageBatch, PageBatchResult } from './page-batch';
 
 /** stores (batch data writes) in flight at once with worker threads */
 const MAX_WRITES_IN_FLIGHT = 4;
+/**
+ * Longest run of batches without a turn of the event loop. With one thread every promise
+ * here settles at once and the loop would never turn until pass 2 ends: the callbacks of
+ * the background work (the fdatasync before a group of descriptors, whose descriptors then
+ * wait in memory, lost on a power cut) and signal handlers would run only then.
+ */
+const EVENT_LOOP_TURN_MS = 50;
 
 /** A batch, and the dump's page number of its first page (and of the others, when they are not neighbours). */
 export interface QueuedBatch {
@@ -29,6 +36,7 @@ export class BatchQueue {
   private readonly maxWrites: number;
   /** every batch asks for its kept pages as ranges of the input (PageBatch.fromInput) */
   fromInput = false;
+  private lastTurn = Date.now();
 
   /**
    * @param store writes a result; settles when its buffer may be reused
@@ -79,6 +87,10 @@ export class BatchQueue {
     this.stopIfFailed();
     this.writes.push(this.store(head, r).then(() => { this.spare.push(r.data); }, (e) => { this.writeFailure ??= e; }));
     if (this.writes.length >= this.maxWrites) await this.writes.shift();
+    if (Date.now() - this.lastTurn >= EVENT_LOOP_TURN_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.lastTurn = Date.now();
+    }
     this.stopIfFailed();
   }
 
