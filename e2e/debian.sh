@@ -20,7 +20,7 @@ K61=$(dpkg-query -W -f='${Depends}' linux-image-amd64 | sed -n 's/.*linux-image-
 K612=6.12.117+deb12-amd64
 # the README's commands, between its e2e markers, without the code fences
 readme_block() { sed -n '/<!-- e2e:debian-begin -->/,/<!-- e2e:debian-end -->/p' "$REPO/README.md" | grep -v '^<!--' | grep -v '^ *```'; }
-key=$(readme_block | cat - "$TGZ" "$INITRAMFS" "$HERE/guest/debian-setup.sh" "$HERE/debian.sh" | sha256sum | cut -c1-12)
+key=$(readme_block | cat - "$TGZ" "$INITRAMFS" "$HERE/guest/debian-setup.sh" "$HERE/debian.sh" ${E2E_MDF_REF:+"$E2E_MDF_REF"} | sha256sum | cut -c1-12)
 IMG=$CACHE/debian-$key.img
 if [ -s "$IMG" ] && [ -s "$IMG.initrd-$K61" ]; then echo "$IMG"; exit 0; fi
 BOOT=$E2E_DIR/debian/bootstrap
@@ -69,7 +69,11 @@ configure_root() {
 # does (its MODULES=dep initrd must fit this machine, not the host). Its product,
 # /var/lib/kdump, is cached apart from the tarball: under TCG the hook takes the better
 # part of an hour, and cyclodump is not in that initrd (it mounts the root file system).
-BASEKEY=$({ cat "$INITRAMFS" "$HERE/guest/debian-setup.sh"; declare -f configure_root; echo "$K61 setup-1"; } | sha256sum | cut -c1-12)
+# The setup boot runs 6.1 whatever kernel the run is for, so with 6.1's initramfs (the
+# run's own is another kernel's for a 6.12 run: its modules cannot mount the disk)
+resolve_kernel 6.1
+SETUP_INITRAMFS=$(build_initramfs)
+BASEKEY=$({ cat "$SETUP_INITRAMFS" "$HERE/guest/debian-setup.sh"; declare -f configure_root; echo "$K61 setup-1"; } | sha256sum | cut -c1-12)
 KD=$CACHE/debian-kdump-$BASEKEY
 if [ ! -s "$KD/kdump/initrd.img-$K61" ]; then
 	log "setup boot: kdump-tools' initrd ($KD)"
@@ -78,12 +82,11 @@ if [ ! -s "$KD/kdump/initrd.img-$K61" ]; then
 	SIMG=$CACHE/debian-setup-$BASEKEY.img
 	rm -f "$SIMG"; mke2fs -q -t ext4 -L e2edebian -d "$S" "$SIMG" "${mb}M" >&2
 	safe_rm "$S"
-	resolve_kernel 6.1
 	SETUP=$CACHE/debian-setup.$$
 	mkdir -p "$SETUP"
 	run_setup=(qemu-system-x86_64 -machine pc -accel tcg,thread=multi -cpu max,la57=off -smp 2 -m 1024
 		-nodefaults -no-user-config -display none -serial "file:$SETUP/console.log" -no-reboot
-		-kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS"
+		-kernel "$KERNEL_IMAGE" -initrd "$SETUP_INITRAMFS"
 		-append "console=ttyS0,115200 panic=10 no_timer_check e2e.rootrw e2e.init=/e2e/guest/debian-setup.sh"
 		-drive "file=$SIMG,if=virtio,format=raw,cache=unsafe")
 	timeout "${E2E_SETUP_TIMEOUT:-3600}" "${run_setup[@]}" >&2 || true
@@ -109,6 +112,9 @@ cleanup; MOUNTED=
 # come on the dump disk (/var/crash/.e2e, written by e2e/run.sh for each run)
 configure_root "$S"
 cp -a "$KD/kdump/." "$S/var/lib/kdump/"
+# E2E_MDF_REF (e2e/run.sh): another makedumpfile as the reference, at its host path with
+# the libraries it loads (1.7.9 for 6.12, whose page classes Debian's 1.7.2 gets wrong)
+[ -z "${E2E_MDF_REF:-}" ] || copy_with_libs "$S" "$E2E_MDF_REF"
 cat > "$S/etc/systemd/system/e2e-workload.service" <<'UNIT'
 [Unit]
 Description=e2e: workload, then sysrq-c (first kernel only)
@@ -129,9 +135,10 @@ cat > "$S/etc/systemd/system/kdump-tools-dump.service.d/e2e.conf" <<'UNIT'
 [Unit]
 RequiresMountsFor=/var/crash
 [Service]
-Environment=E2E_MAKEDUMPFILE=/usr/bin/makedumpfile.distrib
+Environment=E2E_MAKEDUMPFILE=@REF@
 ExecStartPre=/bin/sh /var/crash/.e2e/guest/capture.sh /var/crash/e2e
 UNIT
+sed -i "s|@REF@|${E2E_MDF_REF:-/usr/bin/makedumpfile.distrib}|" "$S/etc/systemd/system/kdump-tools-dump.service.d/e2e.conf"
 mb=$(( $(du -sm "$S" | cut -f1) * 12 / 10 + 256 ))
 rm -f "$IMG.tmp"; mke2fs -q -t ext4 -L e2edebian -d "$S" "$IMG.tmp" "${mb}M" >&2
 for v in "$K61" "$K612"; do cp "$KS/boot/initrd.img-$v" "$IMG.initrd-$v"; done

@@ -63,10 +63,13 @@ for t in $TOOLS; do
 	run "$s-dmesg" "" $(bin "$t") --dump-dmesg "$VMCORE" "$D/$s.dmesg"
 done
 # a newer reference (makedumpfile 1.7.9 prints printk's caller id, 1.7.2 does not): the
-# kernel log from Debian's makedumpfile 1.7.2 too, the format cyclodump follows (not in
-# the debian environment, where /usr/bin/makedumpfile is the README's link to cyclodump)
-if [ "$MDF" != /usr/bin/makedumpfile ] && [ -x /usr/bin/makedumpfile ] && [ ! -L /usr/bin/makedumpfile ]; then
-	run m172-dmesg "" /usr/bin/makedumpfile --dump-dmesg "$VMCORE" "$D/m172.dmesg"
+# kernel log from Debian's makedumpfile 1.7.2 too, the format cyclodump follows (in the
+# debian environment /usr/bin/makedumpfile is the README's link to cyclodump, and 1.7.2
+# is dpkg's diversion, makedumpfile.distrib)
+M172=/usr/bin/makedumpfile
+[ -x /usr/bin/makedumpfile.distrib ] && M172=/usr/bin/makedumpfile.distrib
+if [ "$MDF" != "$M172" ] && [ -x "$M172" ] && [ ! -L "$M172" ]; then
+	run m172-dmesg "" "$M172" --dump-dmesg "$VMCORE" "$D/m172.dmesg"
 fi
 # E2E_FAULT=disk-full: before cyclodump's -l dump, a filler file leaves free on the dump
 # disk half the size of makedumpfile's -l dump
