@@ -6,11 +6,15 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include "filelock.h"
 
-/* lockExclusive(fd): 0 when the lock is held, else the errno (EWOULDBLOCK: another holds it). */
-napi_value lock_exclusive(napi_env env, napi_callback_info info)
+/*
+ * The one shape of both exports: fd from the first argument, op(fd) retried on EINTR,
+ * 0 or the errno returned.
+ */
+static napi_value fd_call(napi_env env, napi_callback_info info, const char *name, int (*op)(int))
 {
 	size_t argc = 1;
 	napi_value argv[1], result;
@@ -19,15 +23,33 @@ napi_value lock_exclusive(napi_env env, napi_callback_info info)
 
 	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1
 	    || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
-		napi_throw_error(env, NULL, "pagecodec: bad arguments to lockExclusive");
+		char msg[64];
+		snprintf(msg, sizeof msg, "pagecodec: bad arguments to %s", name);
+		napi_throw_error(env, NULL, msg);
 		return NULL;
 	}
 	do
-		r = flock(fd, LOCK_EX | LOCK_NB);
+		r = op(fd);
 	while (r != 0 && errno == EINTR);
 	if (napi_create_int32(env, r == 0 ? 0 : errno, &result) != napi_ok)
 		return NULL;
 	return result;
+}
+
+static int flock_exclusive(int fd)
+{
+	return flock(fd, LOCK_EX | LOCK_NB);
+}
+
+static int writeback_all(int fd)
+{
+	return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+/* lockExclusive(fd): 0 when the lock is held, else the errno (EWOULDBLOCK: another holds it). */
+napi_value lock_exclusive(napi_env env, napi_callback_info info)
+{
+	return fd_call(env, info, "lockExclusive", flock_exclusive);
 }
 
 /*
@@ -38,20 +60,5 @@ napi_value lock_exclusive(napi_env env, napi_callback_info info)
  */
 napi_value start_writeback(napi_env env, napi_callback_info info)
 {
-	size_t argc = 1;
-	napi_value argv[1], result;
-	int32_t fd;
-	int r;
-
-	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1
-	    || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
-		napi_throw_error(env, NULL, "pagecodec: bad arguments to startWriteback");
-		return NULL;
-	}
-	do
-		r = sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-	while (r != 0 && errno == EINTR);
-	if (napi_create_int32(env, r == 0 ? 0 : errno, &result) != napi_ok)
-		return NULL;
-	return result;
+	return fd_call(env, info, "startWriteback", writeback_all);
 }
