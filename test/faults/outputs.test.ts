@@ -158,7 +158,15 @@ describe('outputs: never the input, never a device deleted, one run per file, na
       const firstDone = new Promise<number | null>((resolve) => first.on('close', (code) => resolve(code)));
       // the first run has the file (its header is written) when the second starts
       for (let i = 0; i < 5000 && !(fs.existsSync(out) && fs.statSync(out).size > 0); i++) await new Promise((r) => setTimeout(r, 2));
-      const second = cyclodump(['-f', '-l', '-d', '31', input, out]);
+      // held still while the second runs: the first takes about 0.5 s, and a second slow to
+      // start (a loaded machine) would otherwise find it finished and the file free
+      first.kill('SIGSTOP');
+      let second: ReturnType<typeof cyclodump>;
+      try {
+        second = cyclodump(['-f', '-l', '-d', '31', input, out]);
+      } finally {
+        first.kill('SIGCONT');
+      }
       const code = await firstDone;
       expectOneLine(second, /another run is writing it \(the file is locked\)/);
       expect(code, firstErr).to.equal(0);
