@@ -665,19 +665,47 @@ static int parts_for(int32_t n, int32_t threads)
 	return parts < 1 ? 1 : parts;
 }
 
+/* An optional int32 argument: *out left as it is when undefined; 0 (thrown) when not a number. */
+static int opt_int32(napi_env env, napi_value v, int32_t *out)
+{
+	napi_valuetype t;
+
+	if (napi_typeof(env, v, &t) != napi_ok || (t != napi_undefined && napi_get_value_int32(env, v, out) != napi_ok)) {
+		napi_throw_error(env, NULL, "pagecodec: bad arguments");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * The end the synchronous page loops share: the batch `whole` on up to `threads` threads,
+ * its pages counted into `tally`; returns the new dstPos.
+ */
+static napi_value run_batch(napi_env env, instance_t *in, page_part_t *whole, const batch_args_t *b, int32_t threads,
+			    napi_value tally)
+{
+	napi_value result;
+	int32_t parts = parts_for(b->count, threads);
+	int64_t end = parts > 1 ? run_parts(in, whole, parts) : -1;
+	int64_t dst_pos = end >= 0 ? end : run_part(in, whole);
+
+	if (!add_tally(env, tally, b->sizes, b->first, b->count))
+		return NULL;
+	CHECK(napi_create_int64(env, dst_pos, &result));
+	return result;
+}
+
 static napi_value compress_pages(napi_env env, napi_callback_info info)
 {
-	napi_value argv[14], result;
+	napi_value argv[14];
 	instance_t *in;
-	int32_t method, i, threads = 1, parts;
+	int32_t method, i, threads = 1;
 	batch_args_t b;
 	size_t src_len, off_len;
 	int ok1, ok2;
 	unsigned char *src;
 	uint32_t *offsets;
-	napi_valuetype t;
 	page_part_t whole;
-	int64_t end = -1;
 
 	if (!get_args(env, info, argv, 14, 12))
 		return NULL;
@@ -689,9 +717,8 @@ static napi_value compress_pages(napi_env env, napi_callback_info info)
 		napi_throw_error(env, NULL, "pagecodec: bad arguments");
 		return NULL;
 	}
-	CHECK(napi_typeof(env, argv[13], &t));
-	if (t != napi_undefined)
-		CHECK(napi_get_value_int32(env, argv[13], &threads));
+	if (!opt_int32(env, argv[13], &threads))
+		return NULL;
 	if (!ready_batch(env, in, method, &b, off_len, 4))
 		return NULL;
 	for (i = b.first; i < b.first + b.count; i++) {
@@ -703,14 +730,7 @@ static napi_value compress_pages(napi_env env, napi_callback_info info)
 	whole = (page_part_t){ .method = method, .page_size = b.page_size, .flag_value = b.flag_value, .from = b.first,
 			       .to = b.first + b.count, .exclude_zero = b.exclude_zero, .src = src, .offsets = offsets,
 			       .fd = -1, .sizes = b.sizes, .flags = b.flags, .out = b.dst, .out_pos = b.dst_pos };
-	parts = parts_for(b.count, threads);
-	if (parts > 1)
-		end = run_parts(in, &whole, parts);
-	b.dst_pos = end >= 0 ? end : run_part(in, &whole);
-	if (!add_tally(env, argv[12], b.sizes, b.first, b.count))
-		return NULL;
-	CHECK(napi_create_int64(env, b.dst_pos, &result));
-	return result;
+	return run_batch(env, in, &whole, &b, threads, argv[12]);
 }
 
 /*
@@ -722,17 +742,15 @@ static napi_value compress_pages(napi_env env, napi_callback_info info)
  */
 static napi_value compress_file(napi_env env, napi_callback_info info)
 {
-	napi_value argv[15], result;
+	napi_value argv[15];
 	instance_t *in;
-	int32_t method, fd, threads = 1, parts;
+	int32_t method, fd, threads = 1;
 	batch_args_t b;
 	size_t stage_len, off_len;
 	int ok1, ok2;
 	unsigned char *stage;
 	double *offsets;
-	napi_valuetype t;
 	page_part_t whole;
-	int64_t end = -1;
 
 	if (!get_args(env, info, argv, 15, 14))
 		return NULL;
@@ -745,9 +763,8 @@ static napi_value compress_file(napi_env env, napi_callback_info info)
 		napi_throw_error(env, NULL, "pagecodec: bad arguments");
 		return NULL;
 	}
-	CHECK(napi_typeof(env, argv[14], &t));
-	if (t != napi_undefined)
-		CHECK(napi_get_value_int32(env, argv[14], &threads));
+	if (!opt_int32(env, argv[14], &threads))
+		return NULL;
 	if (!ready_batch(env, in, method, &b, off_len, 8))
 		return NULL;
 	if (!ready_read_buffer(in, b.page_size)) {
@@ -759,14 +776,7 @@ static napi_value compress_file(napi_env env, napi_callback_info info)
 	whole = (page_part_t){ .method = method, .page_size = b.page_size, .flag_value = b.flag_value, .from = b.first,
 			       .to = b.first + b.count, .exclude_zero = b.exclude_zero, .src = stage, .fd = fd,
 			       .file_offsets = offsets, .sizes = b.sizes, .flags = b.flags, .out = b.dst, .out_pos = b.dst_pos };
-	parts = parts_for(b.count, threads);
-	if (parts > 1)
-		end = run_parts(in, &whole, parts);
-	b.dst_pos = end >= 0 ? end : run_part(in, &whole);
-	if (!add_tally(env, argv[13], b.sizes, b.first, b.count))
-		return NULL;
-	CHECK(napi_create_int64(env, b.dst_pos, &result));
-	return result;
+	return run_batch(env, in, &whole, &b, threads, argv[13]);
 }
 
 /*
@@ -1122,18 +1132,16 @@ static int64_t run_mapped_part(instance_t *in, const page_part_t *p)
  */
 static napi_value compress_mapped(napi_env env, napi_callback_info info)
 {
-	napi_value argv[15], result;
+	napi_value argv[15];
 	instance_t *in;
 	mapped_input_t *m;
-	int32_t method, threads = 1, parts;
+	int32_t method, threads = 1;
 	batch_args_t b;
 	size_t stage_len, off_len;
 	int ok1, ok2;
 	unsigned char *stage;
 	double *offsets;
-	napi_valuetype t;
 	page_part_t whole;
-	int64_t end = -1;
 
 	if (!get_args(env, info, argv, 15, 13))
 		return NULL;
@@ -1146,9 +1154,8 @@ static napi_value compress_mapped(napi_env env, napi_callback_info info)
 		napi_throw_error(env, NULL, "pagecodec: bad arguments");
 		return NULL;
 	}
-	CHECK(napi_typeof(env, argv[14], &t));
-	if (t != napi_undefined)
-		CHECK(napi_get_value_int32(env, argv[14], &threads));
+	if (!opt_int32(env, argv[14], &threads))
+		return NULL;
 	if (!ready_batch(env, in, method, &b, off_len, 8) || !staged_pages_fit(env, offsets, &b, stage_len))
 		return NULL;
 	if (!ready_read_buffer(in, b.page_size)) {
@@ -1159,14 +1166,7 @@ static napi_value compress_mapped(napi_env env, napi_callback_info info)
 			       .to = b.first + b.count, .exclude_zero = b.exclude_zero, .src = stage, .fd = m->fd,
 			       .file_offsets = offsets, .map = m, .sizes = b.sizes, .flags = b.flags, .out = b.dst,
 			       .out_pos = b.dst_pos };
-	parts = parts_for(b.count, threads);
-	if (parts > 1)
-		end = run_parts(in, &whole, parts);
-	b.dst_pos = end >= 0 ? end : run_part(in, &whole);
-	if (!add_tally(env, argv[13], b.sizes, b.first, b.count))
-		return NULL;
-	CHECK(napi_create_int64(env, b.dst_pos, &result));
-	return result;
+	return run_batch(env, in, &whole, &b, threads, argv[13]);
 }
 
 /*
