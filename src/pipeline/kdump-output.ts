@@ -6,13 +6,10 @@ import { CODEC_FLAGS } from '../codec';
 import { batchLoops } from '../format/batch-loops';
 import { KdumpFileValues, KdumpWriter } from '../format/kdump-writer';
 import { countPrstatus } from '../vmcore/notes';
-import type { PageBatch } from './page-batch';
+import { BATCH_PAGES, PageBatch } from './page-batch';
 import type { PreparedDump } from './prepare';
 
-export { KdumpWriter };
-
-/** dumpable pages per pass-2 batch: 4 MiB of input */
-export const BATCH_PAGES = 1024;
+export { KdumpWriter, BATCH_PAGES };
 
 /** A kdump file's header values for this dump; `extraStatus`: DUMP_DH_* bits to add (-e). */
 export function kdumpFileValues(prep: PreparedDump, extraStatus = 0, split?: KdumpFileValues['split']): KdumpFileValues {

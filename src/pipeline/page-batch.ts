@@ -4,6 +4,8 @@
 import { NATIVE_METHOD, OFFSET_MARK, PAGE_MARK, TALLY, nativeMethodOf, nativePages } from '../codec/native-pages';
 import type { WorkerContext } from './setup';
 
+/** dumpable pages per pass-2 batch at most (batchesOf): 4 MiB of input */
+export const BATCH_PAGES = 1024;
 
 export interface PageBatch {
   seq: number;
@@ -35,6 +37,17 @@ export interface PageBatchResult {
   /** the kept pages as [offset, length] ranges of the input, when the batch asked for runs */
   inputRuns?: Float64Array;
   inputRunCount?: number;
+}
+
+/**
+ * The batch's data buffer: the recycled one when it holds `count` pages, else a new one of
+ * a whole batch's size, so that every buffer the queue recycles fits every later batch
+ * (one sized to its own batch would not, and each misfit is another buffer until GC).
+ */
+export function dataBufferFor(batch: PageBatch, pageSize: number): ArrayBuffer {
+  const need = Math.max(batch.count, 1) * pageSize;
+  if (batch.out && batch.out.byteLength >= need) return batch.out;
+  return new ArrayBuffer(Math.max(need, BATCH_PAGES * pageSize));
 }
 
 let offsets = new Uint32Array(0);
@@ -121,7 +134,7 @@ export function compressBatchAsync(ctx: WorkerContext, batch: PageBatch): Promis
   const count = batch.count;
   const sizes = new Int32Array(count);
   const flags = new Uint8Array(count);
-  const data = batch.out && batch.out.byteLength >= count * pageSize ? batch.out : new ArrayBuffer(Math.max(count * pageSize, pageSize));
+  const data = dataBufferFor(batch, pageSize);
   const offsets = new Float64Array(Math.max(count, 1));
   const tallies = new Int32Array(TALLY.length);
   const reader = ctx.reader;
@@ -152,7 +165,7 @@ export function compressBatch(ctx: WorkerContext, batch: PageBatch): PageBatchRe
   const count = batch.count;
   const sizes = new Int32Array(count);
   const flags = new Uint8Array(count);
-  let data = batch.out && batch.out.byteLength >= count * pageSize ? batch.out : new ArrayBuffer(Math.max(count * pageSize, pageSize));
+  let data = dataBufferFor(batch, pageSize);
   const method = nativeMethodOf(ctx.setup.codec);
   if (batch.fromInput && method === NATIVE_METHOD.raw) {
     const r = rawRunsBatch(ctx, batch, data, sizes, flags);
