@@ -116,8 +116,10 @@ export function nativePages(): NativePages | undefined {
  */
 export function nativeMethodOf(codec: string): number | undefined {
   const native = nativePages();
-  if (!native || !Object.prototype.hasOwnProperty.call(NATIVE_METHOD, codec)) return undefined;
-  const method = NATIVE_METHOD[codec as keyof typeof NATIVE_METHOD];
+  // the CLI's codec without compression is 'none'; the loop's method for it is raw
+  const name = codec === 'none' ? 'raw' : codec;
+  if (!native || !Object.prototype.hasOwnProperty.call(NATIVE_METHOD, name)) return undefined;
+  const method = NATIVE_METHOD[name as keyof typeof NATIVE_METHOD];
   // an addon without the methods word predates snappy and zstd in C
   const built = native.methods ?? ((1 << NATIVE_METHOD.raw) | (1 << NATIVE_METHOD.lzo) | (1 << NATIVE_METHOD.zlib));
   return (built & (1 << method)) !== 0 ? method : undefined;

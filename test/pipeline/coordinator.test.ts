@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { CycleBitmap, DumpGeometry, DumpWriter, PageBatchWrite } from '../../src/format/dump-writer';
+import { NativePages, nativePages } from '../../src/codec/native-pages';
 import { writeElfVmcore } from '../../src/format/elf-vmcore-writer';
 import { Coordinator } from '../../src/pipeline/coordinator';
 import { runDump } from '../../src/pipeline/dump';
@@ -127,6 +128,30 @@ describe('the coordinator, on a synthetic vmcore', function () {
     const c = verifyPagesAgainstVmcore(out, vmcore);
     expect(c.pages).to.equal(768);
     expect(c.zeroDescs).to.equal(86 + 171);
+  });
+
+  it('without a codec, the kept pages go from the input to the file inside the kernel (copyRuns), not through a buffer', async function () {
+    const native = nativePages() as (NativePages & Record<string, unknown>) | undefined;
+    if (!native?.copyRuns || !native.rawRuns) this.skip();
+    const calls: Record<string, number> = {};
+    const saved: Record<string, unknown> = {};
+    for (const name of ['copyRuns', 'rawRuns', 'compressPages', 'compressMapped', 'compressFile']) {
+      const fn = native![name] as ((...a: unknown[]) => unknown) | undefined;
+      if (!fn) continue;
+      saved[name] = fn;
+      native![name] = (...a: unknown[]) => { calls[name] = (calls[name] ?? 0) + 1; return fn.apply(native, a); };
+    }
+    try {
+      const out = path.join(dir, 'dump-runs');
+      const { error } = await runDump({ input: vmcore, output: out, force: true, ...opts }, msgs());
+      expect(error).to.equal(undefined);
+      expect(verifyPagesAgainstVmcore(out, vmcore).pages).to.equal(768);
+    } finally {
+      Object.assign(native!, saved);
+    }
+    expect(calls.copyRuns ?? 0, 'copyRuns calls').to.be.greaterThan(0);
+    expect(calls.rawRuns ?? 0, 'rawRuns calls').to.be.greaterThan(0);
+    expect((calls.compressPages ?? 0) + (calls.compressMapped ?? 0) + (calls.compressFile ?? 0), 'pages copied through a buffer').to.equal(0);
   });
 
   it('a failed write: the run settles, the file is marked incomplete and kept, the error returned', async function () {
