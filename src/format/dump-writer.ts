@@ -99,11 +99,12 @@ export interface DumpWriter {
   /** Settles once the batch's data is written: its buffer may then be reused. */
   pages(b: PageBatchWrite): Promise<void>;
   /**
-   * Writes the descriptors gathered so far (each once its data is down) and settles when
-   * they are written: the pages written up to here are then readable from the file
-   * whenever it is cut.
+   * Ends the group of descriptors gathered so far: it is written as soon as its pages'
+   * data is on the device, without waiting for the next group to fill, and without this
+   * call waiting for it. From then on the pages written up to here can be read from the
+   * file whenever it is cut.
    */
-  checkpoint?(): Promise<void>;
+  checkpoint?(): void;
   /** Writes what is left, waits for every write, syncs, and clears the incomplete flag last: the output is complete. */
   finish(): Promise<void>;
   /** After a failure: waits for the writes in flight; the descriptors of data already written go out. */

@@ -288,10 +288,9 @@ export class KdumpWriter implements DumpWriter {
     p.then(() => { this.descWrites.splice(this.descWrites.indexOf(p), 1); });
   }
 
-  /** The descriptors gathered so far written, and waited for: the pages before here can be read from the file. */
-  async checkpoint(): Promise<void> {
+  /** The descriptors gathered so far go out as soon as their data is down (DumpWriter.checkpoint). */
+  checkpoint(): void {
     this.flushDescriptors();
-    while (this.descWrites.length) await this.descWrites[0];
   }
 
   /** Writes what is left of the descriptors and waits for every descriptor write. */

@@ -40,8 +40,8 @@ export class SplitWriter implements DumpWriter {
     return part.pages(b);
   }
 
-  async checkpoint(): Promise<void> {
-    await Promise.all(this.parts.map((p) => p.checkpoint()));
+  checkpoint(): void {
+    for (const p of this.parts) p.checkpoint();
   }
 
   /** Every part's data first, then every part's header: no part says complete while another may still fail. */

@@ -187,10 +187,11 @@ export class Coordinator {
       checkInterrupted();
       await queue.push(b.batch, b.index, b.runs);
     }
-    // their descriptors go out now, not with the next 8,192 pages': a file cut (or killed)
-    // from here on can be read
+    // their descriptors go out as soon as their data is down, not with the next 8,192
+    // pages': a file cut (or killed) from then on can be read. The pass goes on meanwhile:
+    // waiting here for that fdatasync stalled one CPU for the sync's whole length.
     await queue.drain();
-    await writer.checkpoint?.();
+    writer.checkpoint?.();
     this.prep.msgs.debug(`written first: ${[...order.written].map(([g, n]) => `${g} ${n}`).join(', ')} pages`);
     for (let c = 0, base = 0; c < plan.numCycles; c++) {
       const dumpable = bitmap.cycleDumpable[c];
