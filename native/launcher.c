@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@
 #define MIN_ADDRESS_KIB 229376UL
 /* below 1 GiB there is no room for V8's code range: run without a JIT (the page loops are C) */
 #define JIT_ADDRESS_KIB 1048576UL
+/* lean mode by itself below this much MemAvailable (a kdump capture kernel) */
+#define LEAN_AVAILABLE_KIB 131072L
 
 static char line[PATH_MAX + 256];
 
@@ -63,10 +66,45 @@ static int self_path(const char *argv0, char *out)
 	return -1;
 }
 
+/* MemAvailable from /proc/meminfo in KiB, or -1 */
+static long mem_available_kib(void)
+{
+	char buf[4096];
+	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	const char *p = strstr(buf, "MemAvailable:");
+	return p ? strtol(p + 13, NULL, 10) : -1;
+}
+
+/*
+ * Lean mode (CYCLODUMP_LEAN=1, or by itself below LEAN_AVAILABLE_KIB of MemAvailable: a kdump
+ * capture kernel): no JIT, no V8 helper threads, a 1 MiB young generation. The page loops
+ * are C, so the dump's time hardly changes, and node's working set fits where it thrashed.
+ */
+static int lean_mode(void)
+{
+	const char *e = getenv("CYCLODUMP_LEAN");
+	long kib;
+	if (e && *e)
+		return strcmp(e, "1") == 0;
+	kib = mem_available_kib();
+	return kib >= 0 && kib < LEAN_AVAILABLE_KIB;
+}
+
+static const char *const LEAN_FLAGS[] = { "--jitless", "--no-expose-wasm", "--single-threaded", "--max-semi-space-size=1" };
+#define FLAG_SLOTS 4
+
 int main(int argc, char **argv)
 {
 	struct rlimit rl;
-	const char *jit[2] = { 0, 0 };
+	const char *jit[FLAG_SLOTS] = { 0, 0, 0, 0 };
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < MIN_FILES) {
 		say(snprintf(line, sizeof(line), "cyclodump: too few file descriptors: the limit is %lu (ulimit -n) and a dump needs at least %d\n",
@@ -89,6 +127,12 @@ int main(int argc, char **argv)
 			jit[1] = "--no-expose-wasm";
 		}
 	}
+	if (lean_mode()) {
+		for (int i = 0; i < FLAG_SLOTS; i++)
+			jit[i] = LEAN_FLAGS[i];
+		/* the run itself keeps fewer, smaller page batches (src/util/limits.ts leanMode) */
+		setenv("CYCLODUMP_LEAN", "1", 1);
+	}
 
 	char self[PATH_MAX], entry[PATH_MAX];
 	char *cut;
@@ -106,14 +150,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	char **args = malloc((argc + 4) * sizeof(*args));
+	char **args = malloc((argc + FLAG_SLOTS + 2) * sizeof(*args));
 	if (!args) {
 		say(snprintf(line, sizeof(line), "cyclodump: cannot start node: %s\n", strerror(errno)));
 		return 1;
 	}
 	int a = 0;
 	args[a++] = "node";
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < FLAG_SLOTS; i++)
 		if (jit[i])
 			args[a++] = (char *)jit[i];
 	args[a++] = entry;

@@ -4,6 +4,7 @@
 // in flight, nor more than a few stores unfinished: a slow disk stalls the workers instead
 // of growing memory. A result buffer comes back to the workers once its data is written.
 import { checkInterrupted } from '../util/interrupt';
+import { leanMode } from '../util/limits';
 import type { SlotRun } from '../format/dump-writer';
 import type { Executor } from './executor';
 import type { PageBatch, PageBatchResult } from './page-batch';
@@ -50,7 +51,8 @@ export class BatchQueue {
     // usable CPU the file sink writes on this thread instead (FileSinkOptions.syncWrites).
     const inline = executor.inline === true || executor.threads === 1;
     this.window = inline ? 1 : executor.threads * 3;
-    this.maxWrites = inline ? 3 : MAX_WRITES_IN_FLIGHT;
+    // in lean mode (little memory) one: each write holds a batch's buffer
+    this.maxWrites = leanMode() ? 1 : inline ? 3 : MAX_WRITES_IN_FLIGHT;
   }
 
   async push(batch: PageBatch, index: number, runs?: readonly SlotRun[]): Promise<void> {

@@ -2,10 +2,11 @@
 // compressed into one output buffer. The coordinator turns the result into descriptors
 // and page data, in pfn order. Spec: kdump-compressed.md §6 (write_kdump_pages_cyclic).
 import { NATIVE_METHOD, OFFSET_MARK, PAGE_MARK, TALLY, nativeMethodOf, nativePages } from '../codec/native-pages';
+import { leanMode } from '../util/limits';
 import type { WorkerContext } from './setup';
 
-/** dumpable pages per pass-2 batch at most (batchesOf): 4 MiB of input */
-export const BATCH_PAGES = 1024;
+/** dumpable pages per pass-2 batch at most (batchesOf): 4 MiB of input, 1 MiB in lean mode */
+export const BATCH_PAGES = leanMode() ? 256 : 1024;
 
 export interface PageBatch {
   seq: number;

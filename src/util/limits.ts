@@ -24,6 +24,14 @@ export const WORKER_CODE_RANGE_MB = 64;
 /** address space the coordinator keeps for its own heap and buffers while workers run */
 export const COORDINATOR_ADDRESS_RESERVE = 256 << 20;
 
+/**
+ * Lean mode: the launcher found little memory (a kdump capture kernel) or was told so, and
+ * started node lean (bin/cyclodump); the run then also keeps fewer, smaller page batches.
+ */
+export function leanMode(): boolean {
+  return process.env.CYCLODUMP_LEAN === '1';
+}
+
 export interface Limits {
   /** RLIMIT_NOFILE's soft value; Infinity when unlimited or unknown */
   openFiles: number;
