@@ -1,5 +1,7 @@
 /*
- * memhog: guest-side workload generator (from shared/fixtures/make-real-vmcore.sh).
+ * memhog: guest-side workload generator for crash-dump fixtures and the e2e guests
+ * (after shared/fixtures/make-real-vmcore.sh; test/fixtures-tools/make-real-vmcore-arm64.sh
+ * builds its arm64 guests from this file too).
  *   -a MB:PAT        anonymous private mapping (THP as the system default)
  *   -T MB:PAT        anonymous mapping with MADV_HUGEPAGE (THP)
  *   -f MB:PAT        fragmenting anonymous mapping: MADV_NOHUGEPAGE, filled,
