@@ -10,7 +10,7 @@ import { PfnSets, bitmapPfnSets, loadPfnSets, rangePfnSets } from '../filter/pfn
 import { KernelModel, buildKernelModel } from '../kernel/kernel-model';
 import { NEWEST_VERIFIED_KERNEL, NEWEST_VERIFIED_KERNEL_NAME, hasBuddyTest } from '../kernel/page-layout';
 import { DumpError, EXIT_WRONG_RELEASE, printable } from '../util/errors';
-import { addressSpaceInUse, openDescriptors, readLimits, threadBudget } from '../util/limits';
+import { addressSpaceInUse, leanMode, openDescriptors, readLimits, threadBudget } from '../util/limits';
 import type { Messages } from '../util/messages';
 import { DumpInput, openInput } from '../vmcore/open';
 import { CyclePlan, planCycles } from './cycles';
@@ -148,6 +148,8 @@ function memMapBytesToScan(km: KernelModel): number {
  */
 export function chooseThreads(option: number | undefined, work: ThreadWork): number {
   if (option !== undefined) return Math.min(Math.max(1, option), MAX_THREADS);
+  // with little memory a thread's batches, buffers and codec state cost more than it saves
+  if (leanMode()) return 1;
   const cpus = Math.min(usableCpus(), MAX_THREADS);
   if (cpus === 1 || work.inputBytes < SMALL_INPUT_BYTES) return 1;
   const codecWork = pass2Micros({ pages: work.pages * work.keptShare, codec: work.codec });

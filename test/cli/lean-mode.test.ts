@@ -1,7 +1,8 @@
 // Lean mode: below 128 MiB of MemAvailable (a kdump capture kernel), or with
 // CYCLODUMP_LEAN=1, both launchers (bin/cyclodump's sh part and native/launcher.c) start
 // node without a JIT, without V8's helper threads and with a 1 MiB young generation, and
-// the run keeps fewer, smaller page batches (perf/RESULTS.md, issue 15). The two launchers
+// the run keeps fewer, smaller page batches and one thread unless --num-threads says
+// otherwise (perf/RESULTS.md, issue 15). The two launchers
 // must give node the same flags, and the dump must stay makedumpfile's.
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
@@ -10,6 +11,7 @@ import * as path from 'path';
 import { fixtureVmcore, scratchDir } from '../helpers/fixtures';
 import { BIN, REPO } from '../helpers/paths';
 import { makedumpfile } from '../helpers/tools';
+import { chooseThreads } from '../../src/pipeline/prepare';
 
 const LEAN_FLAGS = ['--jitless', '--no-expose-wasm', '--single-threaded', '--max-semi-space-size=1'];
 const LAUNCHER = process.env.CYCLODUMP_LAUNCHER ?? path.join(REPO, 'build', 'cyclodump');
@@ -78,5 +80,21 @@ describe('lean mode (issue 15): the launchers\' node flags', function () {
       return fs.readFileSync(out);
     });
     expect(files[0].equals(files[1])).to.equal(true);
+  });
+
+  it('one thread by default in lean mode; --num-threads still rules', function () {
+    const work = { inputBytes: 64 * 2 ** 30, pages: 16 << 20, keptShare: 0.3, codec: 'zlib' as const, memMapBytes: 1 << 30 };
+    const saved = process.env.CYCLODUMP_LEAN;
+    try {
+      process.env.CYCLODUMP_LEAN = '0';
+      const cpus = chooseThreads(undefined, work);
+      process.env.CYCLODUMP_LEAN = '1';
+      expect(chooseThreads(undefined, work)).to.equal(1);
+      expect(chooseThreads(2, work)).to.equal(2);
+      if (cpus === 1) this.skip();
+    } finally {
+      if (saved === undefined) delete process.env.CYCLODUMP_LEAN;
+      else process.env.CYCLODUMP_LEAN = saved;
+    }
   });
 });
