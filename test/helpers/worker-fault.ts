@@ -4,11 +4,13 @@
 // HOW throw (the task rejects) or exit (the worker thread dies under it).
 // Test code only: nothing in src/ knows about it.
 //
-// The coordinator scans slices itself until every worker has started, so whether a worker
-// ever gets a scan would depend on how fast threads start on the machine. For scan faults,
-// CYCLODUMP_WORKER_FAULT_STARTED names a file each worker appends a byte to once it has set
-// up, and the coordinator's first slice waits until CYCLODUMP_WORKER_FAULT_THREADS have: the
-// pool is then ready before the second slice, and the workers get the rest.
+// The coordinator scans slices and compresses batches itself until every worker has
+// started, so whether a worker ever gets a task would depend on how fast threads start on
+// the machine (without a codec pass 2 can end before they have). CYCLODUMP_WORKER_FAULT_STARTED
+// names a file each worker appends a byte to once it has set up, and the coordinator's
+// first scan slice (scan faults) or first batch (compress faults) waits until
+// CYCLODUMP_WORKER_FAULT_THREADS have: the pool is then ready for the next, and the
+// workers get the rest.
 import * as fs from 'fs';
 import { isMainThread } from 'worker_threads';
 
@@ -29,9 +31,14 @@ if (spec) {
     // bin/cyclodump runs the start-up bundle, which holds its own copy of every module: the
     // coordinator's scan is wrapped only where the CLI loads from dist/src one by one
     wrap('../../src/cli/launch', 'loadCli', () => require('../../src/cli/main'));
-    if (kind === 'scan' && startedFile && threads > 0) {
+    // the coordinator's first scan slice, or its first pass-2 batch, waits for the workers
+    const first: Record<string, [string, string]> = {
+      scan: ['../../src/pipeline/scan-task', 'runScanTask'],
+      compress: ['../../src/pipeline/page-batch', 'compressBatch'],
+    };
+    if (first[kind] && startedFile && threads > 0) {
       let waited = false;
-      wrap('../../src/pipeline/scan-task', 'runScanTask', (real, args) => {
+      wrap(first[kind][0], first[kind][1], (real, args) => {
         if (!waited) {
           waited = true;
           const deadline = Date.now() + 60_000;
