@@ -38,6 +38,8 @@ export class BatchQueue {
   /** every batch asks for its kept pages as ranges of the input (PageBatch.fromInput) */
   fromInput = false;
   private lastTurn = Date.now();
+  /** callbacks due once the batch numbered seq (and every one before it) is handed to the store */
+  private readonly marks: { seq: number; fn: () => void }[] = [];
 
   /**
    * @param store writes a result; settles when its buffer may be reused
@@ -67,6 +69,15 @@ export class BatchQueue {
     if (this.inFlight.length >= this.window) await this.drainOne();
   }
 
+  /**
+   * Runs fn once every batch pushed so far has been handed to the store (at once when none
+   * is in flight), without waiting for it: the pipeline stays full meanwhile.
+   */
+  afterStored(fn: () => void): void {
+    if (this.inFlight.length === 0) fn();
+    else this.marks.push({ seq: this.seq - 1, fn });
+  }
+
   /** Stores every batch still in flight and waits for every store. */
   async drain(): Promise<void> {
     while (this.inFlight.length) {
@@ -88,6 +99,7 @@ export class BatchQueue {
     const r = await head.result;
     this.stopIfFailed();
     this.writes.push(this.store(head, r).then(() => { this.spare.push(r.data); }, (e) => { this.writeFailure ??= e; }));
+    while (this.marks.length && this.marks[0].seq <= head.batch.seq) this.marks.shift()!.fn();
     if (this.writes.length >= this.maxWrites) await this.writes.shift();
     if (Date.now() - this.lastTurn >= EVENT_LOOP_TURN_MS) {
       await new Promise<void>((resolve) => setImmediate(resolve));

@@ -189,9 +189,8 @@ export class Coordinator {
     }
     // their descriptors go out as soon as their data is down, not with the next 8,192
     // pages': a file cut (or killed) from then on can be read. The pass goes on meanwhile:
-    // waiting here for that fdatasync stalled one CPU for the sync's whole length.
-    await queue.drain();
-    writer.checkpoint?.();
+    // neither that fdatasync nor the batches still in flight are waited for here.
+    queue.afterStored(() => writer.checkpoint?.());
     this.prep.msgs.debug(`written first: ${[...order.written].map(([g, n]) => `${g} ${n}`).join(', ')} pages`);
     for (let c = 0, base = 0; c < plan.numCycles; c++) {
       const dumpable = bitmap.cycleDumpable[c];

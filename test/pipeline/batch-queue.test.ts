@@ -56,4 +56,22 @@ describe('pipeline/batch-queue: pass 2 on one thread', function () {
     stop = true;
     expect(turns).to.be.below(50);
   });
+
+  it('afterStored: runs once the batches pushed before it are handed to the store, before any later one', async function () {
+    // a pool-like executor: results settle later, so batches stay in flight
+    const executor: Executor = { ...inlineExecutor(0), threads: 2, inline: false };
+    const events: string[] = [];
+    const queue = new BatchQueue(executor, (q) => { events.push(`store ${q.index}`); return Promise.resolve(); }, () => undefined);
+    for (let i = 0; i < 3; i++) await queue.push(batch(), i);
+    queue.afterStored(() => events.push('mark'));
+    expect(events, 'nothing waited for at the mark').to.not.include('mark');
+    for (let i = 3; i < 10; i++) await queue.push(batch(), i);
+    await queue.drain();
+    expect(events.indexOf('mark')).to.equal(events.indexOf('store 2') + 1);
+    expect(events.filter((e) => e === 'mark')).to.have.length(1);
+    const empty = new BatchQueue(executor, () => Promise.resolve(), () => undefined);
+    let now = false;
+    empty.afterStored(() => { now = true; });
+    expect(now, 'with nothing in flight, at once').to.equal(true);
+  });
 });
