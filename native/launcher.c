@@ -104,7 +104,7 @@ static const char *const LEAN_FLAGS[] = { "--jitless", "--no-expose-wasm", "--si
 int main(int argc, char **argv)
 {
 	struct rlimit rl;
-	const char *jit[FLAG_SLOTS] = { 0, 0, 0, 0 };
+	const char *node_flags[FLAG_SLOTS] = { 0, 0, 0, 0 };
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < MIN_FILES) {
 		say(snprintf(line, sizeof(line), "cyclodump: too few file descriptors: the limit is %lu (ulimit -n) and a dump needs at least %d\n",
@@ -123,13 +123,13 @@ int main(int argc, char **argv)
 		if (!arenas || !*arenas)
 			setenv("MALLOC_ARENA_MAX", "2", 1);
 		if (kib < JIT_ADDRESS_KIB) {
-			jit[0] = "--jitless";
-			jit[1] = "--no-expose-wasm";
+			node_flags[0] = "--jitless";
+			node_flags[1] = "--no-expose-wasm";
 		}
 	}
 	if (lean_mode()) {
 		for (int i = 0; i < FLAG_SLOTS; i++)
-			jit[i] = LEAN_FLAGS[i];
+			node_flags[i] = LEAN_FLAGS[i];
 		/* the run itself keeps fewer, smaller page batches (src/util/limits.ts leanMode) */
 		setenv("CYCLODUMP_LEAN", "1", 1);
 	}
@@ -158,8 +158,8 @@ int main(int argc, char **argv)
 	int a = 0;
 	args[a++] = "node";
 	for (int i = 0; i < FLAG_SLOTS; i++)
-		if (jit[i])
-			args[a++] = (char *)jit[i];
+		if (node_flags[i])
+			args[a++] = (char *)node_flags[i];
 	args[a++] = entry;
 	for (int i = 1; i < argc; i++)
 		args[a++] = argv[i];

@@ -7,8 +7,7 @@ import { DumpReport, formatReport, reportJson } from '../pipeline/report';
 import { DumpError, EXIT_COMPLETED, EXIT_FAILED, NoSpaceError, writeFailure } from '../util/errors';
 import { DEFAULT_MSG_LEVEL, Messages } from '../util/messages';
 import { createOutputFile, sizeWritePool } from '../util/file';
-import { usableCpus } from '../pipeline/prepare';
-import { leanMode } from '../util/limits';
+import { defaultThreadCeiling } from '../pipeline/prepare';
 import { fsPath, recordArgvBytes } from '../util/argv-bytes';
 import { writeAllSync } from '../format/flattened-sink';
 import { installSignalHandlers } from '../util/interrupt';
@@ -191,7 +190,7 @@ function dumpOptions(cmd: ParsedCommand, level: number): RunOptions {
 
 async function create(cmd: ParsedCommand, msgs: Messages): Promise<number> {
   const levels = cmd.dumpLevels;
-  sizeWritePool(cmd.dumpfiles.length || 1, cmd.numThreads ?? (leanMode() ? 1 : usableCpus()));
+  sizeWritePool(cmd.dumpfiles.length || 1, cmd.numThreads ?? defaultThreadCeiling());
   for (let i = 0; i < levels.length; i++) {
     const opts = dumpOptions(cmd, levels[i]);
     if (i > 0) opts.force = true;

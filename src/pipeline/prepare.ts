@@ -108,6 +108,15 @@ export function usableCpus(): number {
   return Math.max(1, n);
 }
 
+/**
+ * The most threads a run starts by default (chooseThreads; libuv's pool is sized by it
+ * before the run): the usable CPUs, but one in lean mode, where a thread's batches,
+ * buffers and codec state cost memory the run would then page for.
+ */
+export function defaultThreadCeiling(): number {
+  return leanMode() ? 1 : usableCpus();
+}
+
 /** Below this much memory in the input, starting worker threads costs more than they save. */
 export const SMALL_INPUT_BYTES = 256 << 20;
 export const MAX_THREADS = 64;
@@ -148,9 +157,7 @@ function memMapBytesToScan(km: KernelModel): number {
  */
 export function chooseThreads(option: number | undefined, work: ThreadWork): number {
   if (option !== undefined) return Math.min(Math.max(1, option), MAX_THREADS);
-  // with little memory a thread's batches, buffers and codec state cost more than it saves
-  if (leanMode()) return 1;
-  const cpus = Math.min(usableCpus(), MAX_THREADS);
+  const cpus = Math.min(defaultThreadCeiling(), MAX_THREADS);
   if (cpus === 1 || work.inputBytes < SMALL_INPUT_BYTES) return 1;
   const codecWork = pass2Micros({ pages: work.pages * work.keptShare, codec: work.codec });
   return codecWork >= PASS2_POOL_MIN_US || work.memMapBytes > BIG_SCAN_BYTES ? cpus : 1;
