@@ -477,6 +477,28 @@ static int64_t run_file_part(instance_t *in, const page_part_t *p)
 		}
 		for (n = 1; i + n < p->to && n < FILE_RUN_PAGES && p->file_offsets[i + n] == o + (double)n * (double)ps; n++)
 			;
+		if (p->method == METHOD_RAW) {
+			/* raw pages are read where they are stored (the part has room for a page
+			 * per page), and only moved down over the all-zero ones: no second copy */
+			unsigned char *run = p->out + pos;
+			got = pread_full(p->fd, run, (size_t)n * ps, (off_t)o);
+			if (got == (size_t)n * ps) {
+				for (k = 0; k < n; k++) {
+					const unsigned char *page = run + (size_t)k * ps;
+					p->flags[i + k] = 0;
+					if (p->exclude_zero && all_zero(page, ps)) {
+						p->sizes[i + k] = PAGE_MARK_ZERO;
+						continue;
+					}
+					if (p->out + pos != page)
+						memmove(p->out + pos, page, ps);
+					p->sizes[i + k] = p->page_size;
+					pos += (int64_t)ps;
+				}
+				i += n;
+				continue;
+			}
+		}
 		got = pread_full(p->fd, in->page_buf, (size_t)n * ps, (off_t)o);
 		for (k = 0; k < n; k++) {
 			unsigned char *page = in->page_buf + (size_t)k * ps;
