@@ -209,7 +209,6 @@ const PROC_SUPER_MAGIC = 0x9fa0;
  */
 function mapsInput(opts: DumpOptions, fd: number): boolean {
   if (opts.noMmap) return false;
-  if (opts.codec === 'none') return true;
   try {
     return fs.statfsSync(`/proc/self/fd/${fd}`).type === PROC_SUPER_MAGIC;
   } catch {

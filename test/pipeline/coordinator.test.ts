@@ -11,7 +11,11 @@ import { writeElfVmcore } from '../../src/format/elf-vmcore-writer';
 import { Coordinator } from '../../src/pipeline/coordinator';
 import { runDump } from '../../src/pipeline/dump';
 import { Outputs } from '../../src/pipeline/outputs';
+import { InlineExecutor } from '../../src/pipeline/executor';
+import { kdumpFileValues } from '../../src/pipeline/kdump-output';
 import { prepareDump } from '../../src/pipeline/prepare';
+import { createWorkerContext } from '../../src/pipeline/setup';
+import { KdumpWriter } from '../../src/format/kdump-writer';
 import { DumpError, NoSpaceError } from '../../src/util/errors';
 import { Messages } from '../../src/util/messages';
 import { verifyPagesAgainstVmcore } from '../helpers/compare';
@@ -130,25 +134,52 @@ describe('the coordinator, on a synthetic vmcore', function () {
     expect(c.zeroDescs).to.equal(86 + 171);
   });
 
-  it('without a codec, the kept pages go from the input to the file inside the kernel (copyRuns), not through a buffer', async function () {
-    const native = nativePages() as (NativePages & Record<string, unknown>) | undefined;
-    if (!native?.copyRuns || !native.rawRuns) this.skip();
+  /** the addon's page loops, counted while fn runs */
+  async function countingNativeCalls(fn: () => Promise<void>): Promise<Record<string, number>> {
+    const native = nativePages() as (NativePages & Record<string, unknown>);
     const calls: Record<string, number> = {};
     const saved: Record<string, unknown> = {};
     for (const name of ['copyRuns', 'rawRuns', 'compressPages', 'compressMapped', 'compressFile']) {
-      const fn = native![name] as ((...a: unknown[]) => unknown) | undefined;
-      if (!fn) continue;
-      saved[name] = fn;
-      native![name] = (...a: unknown[]) => { calls[name] = (calls[name] ?? 0) + 1; return fn.apply(native, a); };
+      const f = native[name] as ((...a: unknown[]) => unknown) | undefined;
+      if (!f) continue;
+      saved[name] = f;
+      native[name] = (...a: unknown[]) => { calls[name] = (calls[name] ?? 0) + 1; return f.apply(native, a); };
     }
     try {
-      const out = path.join(dir, 'dump-runs');
+      await fn();
+    } finally {
+      Object.assign(native, saved);
+    }
+    return calls;
+  }
+
+  it('without a codec, a regular file\'s kept pages are read with pread straight into the batch (compressFile), not mapped', async function () {
+    if (!nativePages()?.compressFile) this.skip();
+    const out = path.join(dir, 'dump-pread');
+    const calls = await countingNativeCalls(async () => {
       const { error } = await runDump({ input: vmcore, output: out, force: true, ...opts }, msgs());
       expect(error).to.equal(undefined);
-      expect(verifyPagesAgainstVmcore(out, vmcore).pages).to.equal(768);
-    } finally {
-      Object.assign(native!, saved);
-    }
+    });
+    expect(verifyPagesAgainstVmcore(out, vmcore).pages).to.equal(768);
+    expect(calls.compressFile ?? 0, 'compressFile calls').to.be.greaterThan(0);
+    expect((calls.copyRuns ?? 0) + (calls.rawRuns ?? 0) + (calls.compressMapped ?? 0), 'mapped or copied calls').to.equal(0);
+  });
+
+  it('without a codec, a mapped input\'s kept pages (/proc/vmcore\'s way) go from the input to the file as runs (copyRuns), not through a buffer', async function () {
+    const native = nativePages();
+    if (!native?.copyRuns || !native.rawRuns) this.skip();
+    const out = path.join(dir, 'dump-runs');
+    const calls = await countingNativeCalls(async () => {
+      const prep = prepareDump({ input: vmcore, ...opts }, msgs());
+      // what prepareDump does for procfs, here for a regular file
+      const local = createWorkerContext({ ...prep.plan.worker, mapInput: true }, prep.input);
+      expect(local.reader.mapped, 'the input mapped').to.not.equal(undefined);
+      const mappedPrep = { ...prep, local, executor: new InlineExecutor(local) };
+      const outputs = Outputs.open({ output: out, force: true }, 4096);
+      const { error } = await new Coordinator(mappedPrep).run(outputs, new KdumpWriter(outputs.sinks[0], kdumpFileValues(mappedPrep)));
+      expect(error).to.equal(undefined);
+    });
+    expect(verifyPagesAgainstVmcore(out, vmcore).pages).to.equal(768);
     expect(calls.copyRuns ?? 0, 'copyRuns calls').to.be.greaterThan(0);
     expect(calls.rawRuns ?? 0, 'rawRuns calls').to.be.greaterThan(0);
     expect((calls.compressPages ?? 0) + (calls.compressMapped ?? 0) + (calls.compressFile ?? 0), 'pages copied through a buffer').to.equal(0);
