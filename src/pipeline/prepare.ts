@@ -202,10 +202,11 @@ const PROC_SUPER_MAGIC = 0x9fa0;
 /**
  * Whether pages are taken through a mapping of the input rather than pread. /proc/vmcore
  * is mapped, as makedumpfile maps it: read(2) there copies each page through the kernel's
- * old-memory path. So is any input without a codec, whose kept pages the kernel copies
- * straight from the file (copyRuns) after a zero test through the mapping. Otherwise a
- * file is read with pread, which costs less than faulting the mapping's pages in and
- * unmapping its windows (perf/RESULTS.md, "Reading the input").
+ * old-memory path; without a codec its kept pages are then written from the mapping
+ * (copyRuns). A regular file is read with pread, with or without a codec: that costs less
+ * than faulting the mapping's pages in and unmapping its windows, and less than
+ * copy_file_range on a file system that cannot share blocks (perf/RESULTS.md, "Reading
+ * the input").
  */
 function mapsInput(opts: DumpOptions, fd: number): boolean {
   if (opts.noMmap) return false;
