@@ -5,5 +5,6 @@
 
 napi_value classify_chunk(napi_env env, napi_callback_info info);
 napi_value apply_chunk(napi_env env, napi_callback_info info);
+napi_value popcount_bytes(napi_env env, napi_callback_info info);
 
 #endif

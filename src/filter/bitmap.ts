@@ -1,6 +1,7 @@
 // Bit operations on bitmap slices. Bit for pfn p is byte p>>3, mask 1<<(p&7) (LSB first),
 // as in the kdump-compressed format. A slice covers pfns [base, base + 8*length); base is
 // a multiple of 8.
+import { nativeAddon } from '../util/native-addon';
 import type { PfnRange } from './pfn-ranges';
 
 export function setBits(bm: Uint8Array, base: number, from: number, to: number): void {
@@ -43,8 +44,21 @@ export function setRanges(bm: Uint8Array, base: number, ranges: readonly PfnRang
 const POP8 = new Uint8Array(256);
 for (let i = 0; i < 256; i++) POP8[i] = (i & 1) + POP8[i >> 1];
 
+/** below this many bytes the JavaScript loop costs less than a call into the addon */
+const NATIVE_POPCOUNT_BYTES = 256;
+let nativePopcount: ((bm: Uint8Array, from: number, to: number) => number) | null | undefined;
+
 /** Number of set bits in bytes [from, to) of the slice. */
 export function popcountBytes(bm: Uint8Array, from = 0, to = bm.length): number {
+  if (to - from >= NATIVE_POPCOUNT_BYTES) {
+    nativePopcount ??= (nativeAddon() as { popcountBytes?: typeof nativePopcount } | undefined)?.popcountBytes ?? null;
+    if (nativePopcount) return nativePopcount(bm, from, to);
+  }
+  return popcountBytesHere(bm, from, to);
+}
+
+/** popcountBytes in JavaScript: the addon's answer is checked against it (test/filter/bitmap) */
+export function popcountBytesHere(bm: Uint8Array, from = 0, to = bm.length): number {
   let n = 0;
   // whole 32-bit words where alignment allows; bitmaps are mostly 0x00/0xff runs
   let i = from;
