@@ -59,7 +59,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { long: 'eppic', arg: 'FILE', key: 'eppic', status: 'unsupported', help: 'Erase data with an eppic macro.', reason: 'eppic macros need a vmlinux\'s debug information' },
   { long: 'diskset', arg: 'DEVICE', key: 'diskset', status: 'unsupported', help: 'sadump disk set.', reason: 'sadump dumps are not supported' },
   { long: 'cyclic-buffer', arg: 'KIB', key: 'cyclicBuffer', status: 'supported', help: 'Bitmap memory per cycle in KiB; default: makedumpfile\'s rule (at most 4 MiB, 60% of free memory, enough for all RAM).' },
-  { long: 'non-mmap', key: 'nonMmap', status: 'supported', help: 'Read the vmcore with read(2) only, never through mmap(2) (by default pages are taken from a 4 MiB window mapped over the vmcore, as makedumpfile does).' },
+  { long: 'non-mmap', key: 'nonMmap', status: 'supported', help: 'Read the vmcore with read(2) only, never through mmap(2) (by default /proc/vmcore is read through a 4 MiB window mapped over it, as makedumpfile does; a regular file is read with pread either way).' },
   { long: 'mem-usage', key: 'memUsage', status: 'supported', help: 'Print how many pages of each kind the crashed system had, and write nothing: cyclodump --mem-usage VMCORE.' },
   { long: 'splitblock-size', arg: 'KIB', key: 'splitblockSize', status: 'supported', help: 'With --split: balance the files in blocks of this many KiB (default 1 GiB).' },
   { long: 'work-dir', arg: 'DIR', key: 'workDir', status: 'supported', help: 'Keep the 2nd bitmap in a file in DIR instead of memory (and choose makedumpfile\'s one-cycle mode).' },
@@ -129,7 +129,7 @@ export const MEMORY_NOTE = [
   'Memory: about 45 MiB for Node itself, plus the cyclic buffer (at most 4 MiB by default),',
   'plus, with -F, -E, --split or --dry-run, the 2nd-bitmap cache (--bitmap-cache, at most 32 MiB,',
   'usually far less; a dump file keeps that bitmap itself between the passes),',
-  'plus 3 x 4 MiB of page batches in flight and a 4 MiB window mapped over the vmcore per worker',
+  'plus 3 x 4 MiB of page batches in flight and a 4 MiB window mapped over /proc/vmcore per worker',
   'thread, plus about 20 MiB per worker thread.',
   'Peak RSS does not grow with the size of the crashed machine\'s RAM.',
 ];
