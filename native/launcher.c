@@ -118,10 +118,11 @@ int main(int argc, char **argv)
 				     kib, MIN_ADDRESS_KIB));
 			return 1;
 		}
-		/* glibc reserves 64 MiB per thread for malloc arenas otherwise */
+		/* glibc reserves 64 MiB per thread for malloc arenas otherwise; below 1 GiB one
+		 * arena (bin/cyclodump says why) */
 		const char *arenas = getenv("MALLOC_ARENA_MAX");
 		if (!arenas || !*arenas)
-			setenv("MALLOC_ARENA_MAX", "2", 1);
+			setenv("MALLOC_ARENA_MAX", kib < JIT_ADDRESS_KIB ? "1" : "2", 1);
 		if (kib < JIT_ADDRESS_KIB) {
 			node_flags[0] = "--jitless";
 			node_flags[1] = "--no-expose-wasm";
