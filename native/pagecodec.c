@@ -479,7 +479,8 @@ static int64_t run_file_part(instance_t *in, const page_part_t *p)
 			;
 		if (p->method == METHOD_RAW) {
 			/* raw pages are read where they are stored (the part has room for a page
-			 * per page), and only moved down over the all-zero ones: no second copy */
+			 * per page), and only moved down over the all-zero ones: no second copy.
+			 * A short read goes the way below, page by page. */
 			unsigned char *run = p->out + pos;
 			got = pread_full(p->fd, run, (size_t)n * ps, (off_t)o);
 			if (got == (size_t)n * ps) {

@@ -206,7 +206,7 @@ const PROC_SUPER_MAGIC = 0x9fa0;
  * (copyRuns). A regular file is read with pread, with or without a codec: that costs less
  * than faulting the mapping's pages in and unmapping its windows, and less than
  * copy_file_range on a file system that cannot share blocks (perf/RESULTS.md, "Reading
- * the input").
+ * the input" and "No codec from a regular file").
  */
 function mapsInput(opts: DumpOptions, fd: number): boolean {
   if (opts.noMmap) return false;
