@@ -274,7 +274,9 @@ static int64_t store_page(instance_t *in, int32_t method, const unsigned char *p
 			return dst_pos + (int64_t)out_len;
 		}
 	}
-	memcpy(dst + dst_pos, p, (size_t)page_size);
+	/* a page read in place (run_file_part) may already be where it is stored */
+	if (dst + dst_pos != p)
+		memcpy(dst + dst_pos, p, (size_t)page_size);
 	sizes[i] = page_size;
 	return dst_pos + page_size;
 }
@@ -479,23 +481,15 @@ static int64_t run_file_part(instance_t *in, const page_part_t *p)
 			;
 		if (p->method == METHOD_RAW) {
 			/* raw pages are read where they are stored (the part has room for a page
-			 * per page), and only moved down over the all-zero ones: no second copy.
+			 * per page): store_page leaves each in place or moves it down over the
+			 * all-zero ones before it, whole pages apart, so no second copy of the run.
 			 * A short read goes the way below, page by page. */
 			unsigned char *run = p->out + pos;
 			got = pread_full(p->fd, run, (size_t)n * ps, (off_t)o);
 			if (got == (size_t)n * ps) {
-				for (k = 0; k < n; k++) {
-					const unsigned char *page = run + (size_t)k * ps;
-					p->flags[i + k] = 0;
-					if (p->exclude_zero && all_zero(page, ps)) {
-						p->sizes[i + k] = PAGE_MARK_ZERO;
-						continue;
-					}
-					if (p->out + pos != page)
-						memmove(p->out + pos, page, ps);
-					p->sizes[i + k] = p->page_size;
-					pos += (int64_t)ps;
-				}
+				for (k = 0; k < n; k++)
+					pos = store_page(in, p->method, run + (size_t)k * ps, p->page_size, p->exclude_zero, p->out, pos,
+							 p->sizes, p->flags, i + k, p->flag_value);
 				i += n;
 				continue;
 			}
