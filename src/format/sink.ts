@@ -25,7 +25,7 @@ export interface DumpSink {
   /**
    * Writes ranges of the input file (runs: [offset, length] pairs, count of them) one
    * after the other at pos, moved inside the kernel where it can: the kept pages of a dump
-   * without a codec. Throws as write does.
+   * without a codec from a mapped input (/proc/vmcore). Throws as write does.
    */
   copyRuns?(inFd: number, runs: Float64Array, count: number, pos: number): void;
   /** Reads back bytes already written (rewriting the header on ENOSPC); undefined where nothing is kept (streams, --dry-run). */

@@ -31,8 +31,8 @@ describe('real-1g: same output for every --num-threads and --cyclic-buffer', fun
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  // -l at both levels; without a codec (kept pages copied from the input by the kernel where
-  // it can) at -d 31, with the tunings that change how pages are read and written
+  // -l at both levels; without a codec (a regular file's kept pages read with pread straight
+  // into the batch) at -d 31, with the tunings that change how pages are read and written
   const modes: { codec: string[]; level: string; only?: RegExp }[] = [
     { codec: ['-l'], level: '31' }, { codec: ['-l'], level: '1' },
     { codec: [], level: '31', only: /^(1 thread|2 threads|default threads|--non-mmap|one CPU|JavaScript)/ },
