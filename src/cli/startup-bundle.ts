@@ -1,7 +1,8 @@
 // Build step (`npm run build`, after tsc): esbuild packs dist/src's modules reachable from
 // the CLI, and commander, which every run loads, into one script, dist/cyclodump.js, then
-// V8's code cache for it is made, dist/cyclodump.cache, from a dump of a small vmcore
-// written here. launch.ts loads both. The modules are CommonJS as tsc wrote them, so esbuild
+// V8's code cache for it is made, dist/cyclodump.cache, from dumps of the built-in real
+// vmcore (builtin-input.ts) at the levels and codecs kdump scripts use, and of a small
+// vmcore written here. launch.ts loads both. The modules are CommonJS as tsc wrote them, so esbuild
 // runs each on its first require, in the order Node would; each keeps its own __dirname and
 // __filename (the paths to the addon, the worker script, package.json), and everything else
 // (the other packages, native addons) is required from the bundle's place at run time.
@@ -14,6 +15,7 @@ import * as path from 'path';
 import type * as Esbuild from 'esbuild';
 import { NT_PRSTATUS } from '../format/elf';
 import { encodeNotes, writeElfVmcore } from '../format/elf-vmcore-writer';
+import { builtinVmcore, hasBuiltinVmcore } from './builtin-input';
 import { BUNDLE_FILE, CODE_CACHE_FILE, bundleId, runBundle } from './launch';
 
 /** dist/, where the bundle is */
@@ -83,17 +85,35 @@ function writeTrainingVmcore(file: string): void {
 }
 
 /**
- * V8 keeps in a code cache the functions compiled when it is made: made after a dump, it
- * holds the command line's, the input's, both passes' and the report's code.
+ * Command lines of the training dumps on the built-in vmcore: what kdump scripts run
+ * (`-d 31` with -l, -c or no codec), so that V8 finds compiled in the cache the code of a
+ * real kernel's dump (VMCOREINFO, page tables, mem_map, the priority pages), which the
+ * small vmcore without VMCOREINFO never reaches. perf/RESULTS.md, "The code cache trained
+ * on a real dump".
+ */
+const TRAINING_ARGS = [['-d', '31'], ['-l', '-d', '31'], ['-c', '-d', '31'], ['-l', '-d', '31', '--num-threads', '1']];
+
+/**
+ * V8 keeps in a code cache the functions compiled when it is made: made after the dumps,
+ * it holds the command line's, the input's, both passes' and the report's code.
  */
 async function trainCodeCache(source: string): Promise<Buffer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cyclodump-build-'));
   try {
-    const vmcore = path.join(dir, 'training.vmcore');
-    writeTrainingVmcore(vmcore);
+    const small = path.join(dir, 'training.vmcore');
+    writeTrainingVmcore(small);
+    const runs: [string, string[]][] = [[small, ['-l', '-d', '1']]];
+    if (hasBuiltinVmcore()) {
+      const real = await builtinVmcore((line) => process.stderr.write(`startup-bundle: ${line}\n`));
+      for (const args of TRAINING_ARGS) runs.push([real, args]);
+    }
     const { script, cli } = runBundle(source);
-    const code = await cli.main(['-l', '-d', '1', '--message-level', '0', vmcore, path.join(dir, 'training.dump')]);
-    if (code !== 0) throw new Error(`the training dump failed (exit status ${code})`);
+    for (const [vmcore, args] of runs) {
+      const dump = path.join(dir, 'training.dump');
+      const code = await cli.main([...args, '--message-level', '0', vmcore, dump]);
+      if (code !== 0) throw new Error(`the training dump ${args.join(' ')} failed (exit status ${code})`);
+      fs.rmSync(dump, { force: true });
+    }
     return script.createCachedData();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
