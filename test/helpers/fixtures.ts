@@ -59,11 +59,11 @@ export function repoReference(name: string): { modes: ReferenceMode[]; [k: strin
   return JSON.parse(fs.readFileSync(path.join(repoFixtureDir(name), 'reference.json'), 'utf8'));
 }
 
-/** The small vmcore shipped in the repository (the built-in default input). */
+/** The small vmcore shipped in the repository (the built-in default input), where the build and the demo unpack it (src/cli/builtin-input.ts). */
 export function builtinVmcore(): string {
   const dir = path.join(REPO, 'data', 'small-512m');
   const sha = fs.readFileSync(path.join(dir, 'vmcore.sha256'), 'latin1').trim().split(/\s+/)[0];
-  return unpackOnce(path.join(dir, 'vmcore.zst'), path.join(CACHE, 'fixtures', 'small-512m.vmcore'), sha);
+  return unpackOnce(path.join(dir, 'vmcore.zst'), path.join(CACHE, 'builtin', 'small-512m.vmcore'), sha);
 }
 
 export interface ReferenceMode {
