@@ -258,7 +258,11 @@ export function strideEvidence(L: PageLayout, ranges: readonly { pfnStart: numbe
   let bad = 0;
   if (L.offCompoundHead < 0 || ranges.length === 0) return { good, bad };
   const S = L.sizePage;
-  const buf = Buffer.alloc(STRIDE_SAMPLE_PAGES * S);
+  const buf = new Uint8Array(STRIDE_SAMPLE_PAGES * S);
+  // 32-bit words: SIZE(page) and the offset are multiples of 8 (checkStructPage refuses any
+  // other layout), and an element read costs less than readUInt32LE in code this cold
+  const words = new Uint32Array(buf.buffer, 0, buf.length >> 2);
+  const at = L.offCompoundHead >> 2;
   const step = Math.max(1, Math.floor(ranges.length / STRIDE_SAMPLE_SECTIONS));
   for (let r = 0; r < ranges.length; r += step) {
     const range = ranges[r];
@@ -270,10 +274,11 @@ export function strideEvidence(L: PageLayout, ranges: readonly { pfnStart: numbe
     // is exact whenever it is small enough to matter
     const baseHi = Number(base >> 32n);
     const baseLo = Number(base & 0xffffffffn);
+    const stride = S >> 2;
     for (let i = 0; i < got; i++) {
-      const lo = buf.readUInt32LE(i * S + L.offCompoundHead);
+      const lo = words[i * stride + at];
       if ((lo & 1) === 0) continue;
-      const hi = buf.readUInt32LE(i * S + L.offCompoundHead + 4);
+      const hi = words[i * stride + at + 1];
       const back = (baseHi - hi) * 2 ** 32 + (baseLo + i * S - (lo - 1));
       if (back > 0 && back % S === 0 && back / S < MAX_COMPOUND_PAGES) good++;
       else bad++;
