@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import Module from 'module';
 import * as path from 'path';
+import * as v8 from 'v8';
 import * as vm from 'vm';
 
 export type Cli = typeof import('./main');
@@ -48,8 +49,19 @@ export interface CompiledBundle {
   cached: boolean;
 }
 
+/**
+ * V8 flags the bundle runs under, set before it is compiled. `--max-opt=1`: V8's
+ * interpreter and Sparkplug, no TurboFan. A dump's page loops are C; the JavaScript around
+ * them runs for well under a second on most dumps, too short for TurboFan's compiles to
+ * pay, and on one CPU its compile thread takes the CPU from the dump (perf/RESULTS.md,
+ * "No TurboFan"). V8 takes a code cache only under the flags it was made with: the build
+ * makes it through runBundle too.
+ */
+export const BUNDLE_V8_FLAGS = '--max-opt=1';
+
 /** Compiles and runs the bundle, with `cache` when given; its exports are the CLI's main module. */
 export function runBundle(source: string, cache?: Buffer): CompiledBundle {
+  v8.setFlagsFromString(BUNDLE_V8_FLAGS);
   const script = new vm.Script(Module.wrap(source), { filename: BUNDLE_FILE, cachedData: cache });
   const wrapper = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: { exports: unknown }, filename: string, dirname: string) => void;
   const mod = { exports: {} as unknown };
