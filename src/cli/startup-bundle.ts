@@ -108,10 +108,27 @@ async function trainCodeCache(source: string): Promise<Buffer> {
       for (const args of TRAINING_ARGS) runs.push([real, args]);
     }
     const { script, cli } = runBundle(source);
+    // at the default message level, as kdump scripts run it (the progress and the report
+    // are code too), what it prints kept from the build's output (and shown if it fails)
+    const out = process.stdout.write;
+    const err = process.stderr.write;
     for (const [vmcore, args] of runs) {
       const dump = path.join(dir, 'training.dump');
-      const code = await cli.main([...args, '--message-level', '0', vmcore, dump]);
-      if (code !== 0) throw new Error(`the training dump ${args.join(' ')} failed (exit status ${code})`);
+      let printed = '';
+      const keep = ((chunk: string | Uint8Array): boolean => {
+        printed = (printed + String(chunk)).slice(-2000);
+        return true;
+      }) as typeof process.stdout.write;
+      process.stdout.write = keep;
+      process.stderr.write = keep;
+      let code: number;
+      try {
+        code = await cli.main([...args, vmcore, dump]);
+      } finally {
+        process.stdout.write = out;
+        process.stderr.write = err;
+      }
+      if (code !== 0) throw new Error(`the training dump ${args.join(' ')} failed (exit status ${code}): ${printed.trim()}`);
       fs.rmSync(dump, { force: true });
     }
     return script.createCachedData();
