@@ -5,5 +5,7 @@
 
 napi_value lock_exclusive(napi_env env, napi_callback_info info);
 napi_value start_writeback(napi_env env, napi_callback_info info);
+napi_value start_writeback_async(napi_env env, napi_callback_info info);
+napi_value wait_writeback(napi_env env, napi_callback_info info);
 
 #endif

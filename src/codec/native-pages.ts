@@ -77,6 +77,10 @@ export interface NativePages {
   methods?: number;
   /** starts writeback of the file's dirty pages without waiting (sync_file_range); 0 or an errno (filelock.c) */
   startWriteback?(fd: number): number;
+  /** startWriteback on the addon's writeback thread; returns at once (filelock.c) */
+  startWritebackAsync?(fd: number): number;
+  /** returns once the writeback thread has nothing queued or running */
+  waitWriteback?(): void;
 }
 
 /** an input file mapped by the native addon, one window at a time (opaque) */
