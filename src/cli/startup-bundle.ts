@@ -2,10 +2,11 @@
 // the CLI, and commander, which every run loads, into one script, dist/cyclodump.js, then
 // V8's code cache for it is made, dist/cyclodump.cache, from dumps of the built-in real
 // vmcore (builtin-input.ts) at the levels and codecs kdump scripts use, and of a small
-// vmcore written here. launch.ts loads both. The modules are CommonJS as tsc wrote them, so esbuild
-// runs each on its first require, in the order Node would; each keeps its own __dirname and
-// __filename (the paths to the addon, the worker script, package.json), and everything else
-// (the other packages, native addons) is required from the bundle's place at run time.
+// vmcore written here. launch.ts loads both. The modules are CommonJS as tsc wrote them, so
+// esbuild runs each on its first require, in the order Node would; each keeps its own
+// __dirname and __filename (the paths to the addon, the worker script, package.json), and
+// everything else (the other packages, native addons) is required from the bundle's place
+// at run time.
 //
 //   node dist/src/cli/startup-bundle.js
 import { createHash } from 'crypto';
@@ -115,8 +116,10 @@ async function trainCodeCache(source: string): Promise<Buffer> {
     for (const [vmcore, args] of runs) {
       const dump = path.join(dir, 'training.dump');
       let printed = '';
-      const keep = ((chunk: string | Uint8Array): boolean => {
+      const keep = ((chunk: string | Uint8Array, encOrDone?: unknown, done?: unknown): boolean => {
         printed = (printed + String(chunk)).slice(-2000);
+        const callback = typeof encOrDone === 'function' ? encOrDone : done;
+        if (typeof callback === 'function') process.nextTick(callback as () => void);
         return true;
       }) as typeof process.stdout.write;
       process.stdout.write = keep;
