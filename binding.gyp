@@ -14,6 +14,7 @@
         "native/pagecodec.c",
         "native/pagescan.c",
         "native/filelock.c",
+        "native/readahead.c",
         "native/pagecopy.c"
       ],
       "include_dirs": [

@@ -62,6 +62,7 @@
 #include <zstd.h>
 #endif
 #include "filelock.h"
+#include "readahead.h"
 #include "cyclodump-shared.h"
 #include "napi-args.h"
 #include "pagescan.h"
@@ -1560,6 +1561,8 @@ NAPI_MODULE_INIT()
 	    || !export_function(env, exports, "startWriteback", start_writeback)
 	    || !export_function(env, exports, "startWritebackAsync", start_writeback_async)
 	    || !export_function(env, exports, "waitWriteback", wait_writeback)
+	    || !export_function(env, exports, "readAhead", read_ahead)
+	    || !export_function(env, exports, "readAheadWait", read_ahead_wait)
 	    || !export_function(env, exports, "classifyChunk", classify_chunk)
 	    || !export_function(env, exports, "applyChunk", apply_chunk)
 	    || !export_function(env, exports, "popcountBytes", popcount_bytes)

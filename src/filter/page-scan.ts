@@ -8,6 +8,8 @@
 import type { PageLayout } from '../kernel/page-layout';
 import type { MemMapRange } from '../kernel/memmap';
 import type { Translator } from '../translate';
+import { nativeAddon } from '../util/native-addon';
+import type { FileMap } from '../vmcore/physical';
 import { DL_EXCLUDE_CACHE, DL_EXCLUDE_CACHE_PRI, DL_EXCLUDE_FREE, DL_EXCLUDE_USER_DATA, NUM_COUNTERS } from './dump-level';
 import { clearBits } from './bitmap';
 import { nativeScan } from './native-scan';
@@ -49,6 +51,15 @@ export interface ScanResult {
   badOrderPfns: number[];
 }
 
+/** The addon's read-ahead thread (native/readahead.c). */
+interface ReadAheadNative {
+  readAhead(fd: number, buf: Uint8Array, plan: Float64Array, count: number): number;
+  readAheadWait(): number;
+}
+
+/** pieces of file one chunk's read-ahead may take (readahead.c's MAX_PLAN) */
+const READ_AHEAD_PIECES = 64;
+
 /** Whether the struct-page scan runs at all for this level (makedumpfile create_2nd_bitmap). */
 export function scanNeeded(layout: PageLayout | undefined, dumpLevel: number): boolean {
   if (!layout) return false;
@@ -58,9 +69,8 @@ export function scanNeeded(layout: PageLayout | undefined, dumpLevel: number): b
 }
 
 export class PageScanner {
-  private readonly buf: ArrayBuffer;
-  private readonly u8: Uint8Array;
-  private readonly u32: Uint32Array;
+  private u8: Uint8Array;
+  private u32: Uint32Array;
   private readonly valid = new Uint8Array(CHUNK_PFNS);
   private readonly codes = new Uint8Array(CHUNK_PFNS);
   private readonly orders = new Uint8Array(CHUNK_PFNS);
@@ -73,15 +83,49 @@ export class PageScanner {
     private readonly present?: Uint8Array,
     /** false: the JavaScript table even where the C one is built (tests compare the two) */
     useNative = true) {
-    this.buf = new ArrayBuffer(CHUNK_PFNS * setup.layout.sizePage);
-    this.u8 = new Uint8Array(this.buf);
-    this.u32 = new Uint32Array(this.buf);
+    const buf = new ArrayBuffer(CHUNK_PFNS * setup.layout.sizePage);
+    this.u8 = new Uint8Array(buf);
+    this.u32 = new Uint32Array(buf);
     this.rules = rulesOf(setup.layout, setup.dumpLevel);
     this.useNative = useNative;
     if (useNative && nativeScan()) this.nativeRules = rulesArray(this.rules);
   }
 
   private readonly useNative: boolean;
+
+  /**
+   * Read-ahead (enableReadAhead): the chunk of struct pages expected next is read into the
+   * other buffer on the addon's thread while this one is classified. Only a chunk that
+   * lies whole in the input file's data is read ahead; any other, and any chunk not the
+   * one expected, is read here as before: the bytes classified are the same either way.
+   */
+  private ahead?: {
+    native: ReadAheadNative;
+    fd: number;
+    map: FileMap;
+    other: Uint8Array;
+    plan: Float64Array;
+    /** the chunk being read ahead into `other` */
+    pending?: { r: MemMapRange; from: number; to: number };
+  };
+
+  /**
+   * Reads the next chunk ahead on the addon's thread from now on (the input's file and
+   * where its data is); false when the addon has no such thread. For a process with a
+   * second CPU: on one, that thread could only take turns with this one.
+   */
+  /** chunks taken from the read-ahead so far */
+  readAheadChunks = 0;
+
+  enableReadAhead(direct: { fd: number; map: FileMap }): boolean {
+    const native = nativeAddon() as Partial<ReadAheadNative> | undefined;
+    if (!native?.readAhead || !native.readAheadWait) return false;
+    this.ahead = {
+      native: native as ReadAheadNative, fd: direct.fd, map: direct.map,
+      other: new Uint8Array(this.u8.length), plan: new Float64Array(3 * READ_AHEAD_PIECES),
+    };
+    return true;
+  }
 
   /** which decision table this scanner runs */
   get table(): 'native' | 'javascript' {
@@ -124,7 +168,8 @@ export class PageScanner {
     // the C loop, where nothing but the verdicts decides (no per-pfn callback, no input bitmap)
     const fast = this.useNative && onExclude === undefined && present === undefined ? nativeScan() : undefined;
 
-    for (const r of s.ranges) {
+    for (let ri = 0; ri < s.ranges.length; ri++) {
+      const r = s.ranges[ri];
       if (r.pfnEnd <= sliceStart) continue;
       if (r.pfnStart >= sliceEnd) break;
       const rs = r.pfnStart;
@@ -143,7 +188,7 @@ export class PageScanner {
         if (pfn >= chunkEnd) {
           chunkStart = pfn - ((pfn - rs) % PGMM_CACHED);
           chunkEnd = Math.min(chunkStart + CHUNK_PFNS, re);
-          this.loadChunk(r, chunkStart, chunkEnd, result);
+          this.loadChunk(r, chunkStart, chunkEnd, result, ri, sliceEnd);
         }
         if (fast) {
           // kept and single excluded pfns in C, up to the chunk's or segment's end or the
@@ -178,14 +223,89 @@ export class PageScanner {
         pfn = end - 1;
       }
     }
+    this.dropReadAhead();
     return result;
   }
 
-  private loadChunk(r: MemMapRange, from: number, to: number, result: ScanResult): void {
-    result.unreadablePfns += this.readChunk(r, from, to);
+  private loadChunk(r: MemMapRange, from: number, to: number, result: ScanResult, ri: number, sliceEnd: number): void {
+    if (!this.takeReadAhead(r, from, to)) result.unreadablePfns += this.readChunk(r, from, to);
     result.memMapBytes += (to - from) * this.setup.layout.sizePage;
+    if (this.ahead) this.readAhead(this.expectedAfter(r, to, ri, sliceEnd));
     const bad = this.classify(to - from, from);
     if (bad >= 0 && result.badOrderPfns.length < 16) result.badOrderPfns.push(bad);
+  }
+
+  /** The chunk the scan loads after [.., to) of range ri, as far as it can be told before classifying. */
+  private expectedAfter(r: MemMapRange, to: number, ri: number, sliceEnd: number): { r: MemMapRange; from: number; to: number } | undefined {
+    const s = this.setup;
+    const end = Math.min(r.pfnEnd, s.maxMapnr);
+    if (to < end) return { r, from: to, to: Math.min(to + CHUNK_PFNS, end) };
+    const next = s.ranges[ri + 1];
+    if (!next || next.pfnStart >= sliceEnd) return undefined;
+    const nextEnd = Math.min(next.pfnEnd, s.maxMapnr);
+    return next.pfnStart < nextEnd ? { r: next, from: next.pfnStart, to: Math.min(next.pfnStart + CHUNK_PFNS, nextEnd) } : undefined;
+  }
+
+  /**
+   * Starts reading chunk c into the other buffer, when it lies whole in the input file's
+   * data in at most READ_AHEAD_PIECES pieces (each page-table mapping, then each stretch
+   * of the file, a piece).
+   */
+  private readAhead(c: { r: MemMapRange; from: number; to: number } | undefined): void {
+    const a = this.ahead!;
+    if (a.pending) return;
+    if (!c) return;
+    const sizePage = this.setup.layout.sizePage;
+    const len = (c.to - c.from) * sizePage;
+    const va = c.r.memMap + BigInt((c.from - c.r.pfnStart) * sizePage);
+    const m = a.map;
+    let n = 0;
+    for (let done = 0; done < len;) {
+      const t = this.tr.translate(va + BigInt(done));
+      if (!t) return;
+      const piece = Math.min(len - done, t.span);
+      for (let p = t.pa, left = piece; left > 0;) {
+        const i = m.find(p);
+        if (i >= m.starts.length || m.starts[i] > p || n === READ_AHEAD_PIECES) return;
+        const k = Math.min(left, m.ends[i] - p);
+        a.plan[3 * n] = done + (piece - left);
+        a.plan[3 * n + 1] = m.offsets[i] + (p - m.starts[i]);
+        a.plan[3 * n + 2] = k;
+        n++;
+        p += k;
+        left -= k;
+      }
+      done += piece;
+    }
+    if (a.native.readAhead(a.fd, a.other, a.plan, n) === 1) a.pending = c;
+  }
+
+  /** Whether chunk [from, to) of r was read ahead whole: its bytes are then this scanner's buffer. */
+  private takeReadAhead(r: MemMapRange, from: number, to: number): boolean {
+    const a = this.ahead;
+    if (!a?.pending) return false;
+    const p = a.pending;
+    if (p.r !== r || p.from !== from || p.to !== to) {
+      this.dropReadAhead();
+      return false;
+    }
+    a.pending = undefined;
+    if (a.native.readAheadWait() !== 1) return false;
+    this.readAheadChunks++;
+    const mine = this.u8;
+    this.u8 = a.other;
+    this.u32 = new Uint32Array(a.other.buffer);
+    a.other = mine;
+    this.valid.fill(1, 0, to - from);
+    return true;
+  }
+
+  /** Waits for a read ahead that will not be used: its buffer is written until it ends. */
+  private dropReadAhead(): void {
+    const a = this.ahead;
+    if (!a?.pending) return;
+    a.native.readAheadWait();
+    a.pending = undefined;
   }
 
   /** Reads struct pages of [from, to) of range r; marks which ones could be read. Returns the unreadable count. */

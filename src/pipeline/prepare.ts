@@ -236,6 +236,10 @@ export function prepareDump(opts: DumpOptions, msgs: Messages): PreparedDump {
     const kernel = kernelOf(input, level, opts, msgs);
     const plan = planDump(input, kernel, level, opts, msgs);
     const local = createWorkerContext(plan.worker, input);
+    // the scan reads its next chunk of struct pages on the addon's thread meanwhile: with
+    // a second CPU (on one it could only take turns with this thread) and the memory for
+    // a second chunk buffer (not in lean mode)
+    if (input.direct && usableCpus() > 1 && !leanMode()) local.scanner?.enableReadAhead(input.direct);
     const threads = plan.threads;
     const nativeThreads = threads > 1 && pageLoopThreadsFit(plan.worker, kernel);
     if (nativeThreads) local.pageThreads = threads;
