@@ -190,7 +190,8 @@ function dumpOptions(cmd: ParsedCommand, level: number): RunOptions {
 
 async function create(cmd: ParsedCommand, msgs: Messages): Promise<number> {
   const levels = cmd.dumpLevels;
-  sizeWritePool(cmd.dumpfiles.length || 1, cmd.numThreads ?? defaultThreadCeiling());
+  // libuv's threads compress only with a codec (page-batch.ts compressBatchAsync)
+  sizeWritePool(cmd.dumpfiles.length || 1, cmd.codec === 'none' ? 0 : cmd.numThreads ?? defaultThreadCeiling());
   for (let i = 0; i < levels.length; i++) {
     const opts = dumpOptions(cmd, levels[i]);
     if (i > 0) opts.force = true;
