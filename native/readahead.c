@@ -84,6 +84,8 @@ static int start_thread(void)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* a few calls deep: 256 KiB of stack, not glibc's 8 MiB of address space */
+	pthread_attr_setstacksize(&attr, 256 << 10);
 	r = pthread_create(&t, &attr, readahead_main, NULL);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
