@@ -168,62 +168,67 @@ export class PageScanner {
     // the C loop, where nothing but the verdicts decides (no per-pfn callback, no input bitmap)
     const fast = this.useNative && onExclude === undefined && present === undefined ? nativeScan() : undefined;
 
-    for (let ri = 0; ri < s.ranges.length; ri++) {
-      const r = s.ranges[ri];
-      if (r.pfnEnd <= sliceStart) continue;
-      if (r.pfnStart >= sliceEnd) break;
-      const rs = r.pfnStart;
-      const re = Math.min(r.pfnEnd, maxMapnr);
-      let segIdx = firstSegEndingAfter(inSegs, rs);
-      let chunkStart = -1;
-      let chunkEnd = -1;
-      for (let pfn = rs; pfn < re; pfn++) {
-        // memory holes (not in any PT_LOAD's file data) are never examined
-        while (segIdx < inSegs.length && inSegs[segIdx][1] <= pfn) segIdx++;
-        if (segIdx >= inSegs.length) break;
-        if (inSegs[segIdx][0] > pfn) {
-          pfn = Math.min(inSegs[segIdx][0], re) - 1;
-          continue;
-        }
-        if (pfn >= chunkEnd) {
-          chunkStart = pfn - ((pfn - rs) % PGMM_CACHED);
-          chunkEnd = Math.min(chunkStart + CHUNK_PFNS, re);
-          this.loadChunk(r, chunkStart, chunkEnd, result, ri, sliceEnd);
-        }
-        if (fast) {
-          // kept and single excluded pfns in C, up to the chunk's or segment's end or the
-          // next excluded block, which the code below handles
-          const stopIdx = Math.min(chunkEnd, inSegs[segIdx][1]) - chunkStart;
-          const next = fast.applyChunk(codes, orders, pfn - chunkStart, stopIdx, bitmap2, chunkStart - sliceStart, sliceBits, counts);
-          if (next >= stopIdx) {
-            pfn = chunkStart + stopIdx - 1;
+    // a read ahead still running when the scan ends (or throws) is waited for: its buffer
+    // is this scanner's, written by the addon's thread until then
+    try {
+      for (let ri = 0; ri < s.ranges.length; ri++) {
+        const r = s.ranges[ri];
+        if (r.pfnEnd <= sliceStart) continue;
+        if (r.pfnStart >= sliceEnd) break;
+        const rs = r.pfnStart;
+        const re = Math.min(r.pfnEnd, maxMapnr);
+        let segIdx = firstSegEndingAfter(inSegs, rs);
+        let chunkStart = -1;
+        let chunkEnd = -1;
+        for (let pfn = rs; pfn < re; pfn++) {
+          // memory holes (not in any PT_LOAD's file data) are never examined
+          while (segIdx < inSegs.length && inSegs[segIdx][1] <= pfn) segIdx++;
+          if (segIdx >= inSegs.length) break;
+          if (inSegs[segIdx][0] > pfn) {
+            pfn = Math.min(inSegs[segIdx][0], re) - 1;
             continue;
           }
-          pfn = chunkStart + next;
+          if (pfn >= chunkEnd) {
+            chunkStart = pfn - ((pfn - rs) % PGMM_CACHED);
+            chunkEnd = Math.min(chunkStart + CHUNK_PFNS, re);
+            this.loadChunk(r, chunkStart, chunkEnd, result, ri, sliceEnd);
+          }
+          if (fast) {
+            // kept and single excluded pfns in C, up to the chunk's or segment's end or the
+            // next excluded block, which the code below handles
+            const stopIdx = Math.min(chunkEnd, inSegs[segIdx][1]) - chunkStart;
+            const next = fast.applyChunk(codes, orders, pfn - chunkStart, stopIdx, bitmap2, chunkStart - sliceStart, sliceBits, counts);
+            if (next >= stopIdx) {
+              pfn = chunkStart + stopIdx - 1;
+              continue;
+            }
+            pfn = chunkStart + next;
+          }
+          const idx = pfn - chunkStart;
+          const code = codes[idx];
+          if (code < VERDICT.excludeBase) continue;
+          if (present && (present[pfn >> 3] & (1 << (pfn & 7))) === 0) continue;
+          const counter = code - VERDICT.excludeBase;
+          const order = orders[idx];
+          if (order === 0) {
+            counts[counter] += 1;
+            const i = pfn - sliceStart;
+            if (i < sliceBits) bitmap2[i >> 3] &= ~(1 << (i & 7));
+            if (onExclude !== undefined) onExclude(pfn, pfn + 1, counter);
+            continue;
+          }
+          // a block: clear it (past the slice if need be) and step over it
+          const end = Math.min(pfn + 2 ** order, maxMapnr);
+          counts[counter] += end - pfn;
+          clearBits(bitmap2, sliceStart, pfn, end);
+          if (end > sliceEnd) result.carries.push({ end, counter });
+          if (onExclude !== undefined) onExclude(pfn, end, counter);
+          pfn = end - 1;
         }
-        const idx = pfn - chunkStart;
-        const code = codes[idx];
-        if (code < VERDICT.excludeBase) continue;
-        if (present && (present[pfn >> 3] & (1 << (pfn & 7))) === 0) continue;
-        const counter = code - VERDICT.excludeBase;
-        const order = orders[idx];
-        if (order === 0) {
-          counts[counter] += 1;
-          const i = pfn - sliceStart;
-          if (i < sliceBits) bitmap2[i >> 3] &= ~(1 << (i & 7));
-          if (onExclude !== undefined) onExclude(pfn, pfn + 1, counter);
-          continue;
-        }
-        // a block: clear it (past the slice if need be) and step over it
-        const end = Math.min(pfn + 2 ** order, maxMapnr);
-        counts[counter] += end - pfn;
-        clearBits(bitmap2, sliceStart, pfn, end);
-        if (end > sliceEnd) result.carries.push({ end, counter });
-        if (onExclude !== undefined) onExclude(pfn, end, counter);
-        pfn = end - 1;
       }
+    } finally {
+      this.dropReadAhead();
     }
-    this.dropReadAhead();
     return result;
   }
 
