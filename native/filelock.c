@@ -8,9 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <sys/file.h>
+#include "addon-threads.h"
 #include "filelock.h"
 
 /*
@@ -111,26 +111,12 @@ static int writeback_post(int fd)
 {
 	int i;
 	pthread_mutex_lock(&wb.mu);
+	/* a few calls deep: 256 KiB of stack, not glibc's 8 MiB of address space */
+	if (!wb.started)
+		wb.started = start_quiet_thread(writeback_main, NULL, 256 << 10, NULL);
 	if (!wb.started) {
-		/* the thread takes no signals: they stay with Node's own threads */
-		sigset_t all, old;
-		pthread_attr_t attr;
-		pthread_t t;
-		int r;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		/* a few calls deep: 256 KiB of stack, not glibc's 8 MiB of address space */
-		pthread_attr_setstacksize(&attr, 256 << 10);
-		r = pthread_create(&t, &attr, writeback_main, NULL);
-		pthread_attr_destroy(&attr);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (r != 0) {
-			pthread_mutex_unlock(&wb.mu);
-			return 0;
-		}
-		wb.started = 1;
+		pthread_mutex_unlock(&wb.mu);
+		return 0;
 	}
 	for (i = 0; i < wb.npending && wb.pending[i] != fd; i++)
 		;

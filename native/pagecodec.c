@@ -61,6 +61,7 @@
 #ifdef HAVE_ZSTD
 #include <zstd.h>
 #endif
+#include "addon-threads.h"
 #include "filelock.h"
 #include "readahead.h"
 #include "cyclodump-shared.h"
@@ -434,8 +435,25 @@ static int ready_read_buffer(instance_t *in, int32_t page_size)
 	return in->page_buf != NULL;
 }
 
-/* All of len bytes at off, or fewer where the file ends or a read fails: the bytes read. */
-static size_t pread_full(int fd, unsigned char *buf, size_t len, off_t off)
+int start_quiet_thread(void *(*fn)(void *), void *arg, size_t stack_bytes, pthread_t *thread)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t t;
+	int r;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (stack_bytes)
+		pthread_attr_setstacksize(&attr, stack_bytes);
+	r = pthread_create(thread ? thread : &t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r == 0;
+}
+
+size_t pread_full(int fd, unsigned char *buf, size_t len, off_t off)
 {
 	size_t done = 0;
 	while (done < len) {
@@ -600,18 +618,7 @@ static int ready_helper(int k, int32_t method, int32_t page_size, int32_t pages,
 			return 0;
 	}
 	if (k >= page_pool.started) {
-		/* the helpers take no signals: they stay with Node's own threads */
-		sigset_t all, old;
-		pthread_attr_t attr;
-		int r;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		r = pthread_create(&h->thread, &attr, page_helper_main, h);
-		pthread_attr_destroy(&attr);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (r != 0)
+		if (!start_quiet_thread(page_helper_main, h, 0, &h->thread))
 			return 0;
 		page_pool.started = k + 1;
 	}

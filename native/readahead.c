@@ -10,13 +10,11 @@
  * buf must stay alive and untouched until readAheadWait returns (the scanner holds it).
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include "addon-threads.h"
 #include "napi-args.h"
 #include "readahead.h"
 
@@ -36,20 +34,6 @@ static struct {
 	double plan[3 * MAX_PLAN];
 } ra = { .mu = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER };
 
-static int read_all(int fd, unsigned char *p, size_t len, off_t off)
-{
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = pread(fd, p + got, len - got, off + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return 0;
-		got += (size_t)n;
-	}
-	return 1;
-}
-
 static void *readahead_main(void *arg)
 {
 	(void)arg;
@@ -62,7 +46,7 @@ static void *readahead_main(void *arg)
 		pthread_mutex_unlock(&ra.mu);
 		for (k = 0; k < ra.count && ok; k++) {
 			size_t at = (size_t)ra.plan[3 * k], len = (size_t)ra.plan[3 * k + 2];
-			ok = read_all(ra.fd, ra.buf + at, len, (off_t)ra.plan[3 * k + 1]);
+			ok = pread_full(ra.fd, ra.buf + at, len, (off_t)ra.plan[3 * k + 1]) == len;
 		}
 		pthread_mutex_lock(&ra.mu);
 		ra.complete = ok;
@@ -71,25 +55,6 @@ static void *readahead_main(void *arg)
 		pthread_cond_broadcast(&ra.done);
 	}
 	return NULL;
-}
-
-static int start_thread(void)
-{
-	sigset_t all, old;
-	pthread_attr_t attr;
-	pthread_t t;
-	int r;
-	/* the thread takes no signals: they stay with Node's own threads */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	/* a few calls deep: 256 KiB of stack, not glibc's 8 MiB of address space */
-	pthread_attr_setstacksize(&attr, 256 << 10);
-	r = pthread_create(&t, &attr, readahead_main, NULL);
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return r == 0;
 }
 
 /* waits for the job posted, if any; ra.mu held */
@@ -130,8 +95,9 @@ napi_value read_ahead(napi_env env, napi_callback_info info)
 	}
 	pthread_mutex_lock(&ra.mu);
 	wait_job();
+	/* a few calls deep: 256 KiB of stack, not glibc's 8 MiB of address space */
 	if (!ra.started)
-		ra.started = start_thread();
+		ra.started = start_quiet_thread(readahead_main, NULL, 256 << 10, NULL);
 	if (ra.started) {
 		ra.fd = fd;
 		ra.buf = buf;
