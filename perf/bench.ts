@@ -73,14 +73,20 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Runs a command under GNU time; returns wall, user+sys and max RSS. */
+/**
+ * Runs a command under GNU time; returns wall, user+sys and max RSS. The wall time is
+ * taken here around the whole spawn (GNU time's own %e counts in 10 ms steps: a 0.23 s
+ * run read 0.23 or 0.24, 4% apart); the spawn of time and taskset is the same for both tools.
+ */
 function timed(cmd: string[], out: string, pin: boolean): Sample {
   fs.rmSync(out, { force: true });
   const tfile = path.join(os.tmpdir(), `bench-time-${process.pid}`);
-  const argv = ['-f', '%e %U %S %M', '-o', tfile, ...(pin ? ['taskset', '-c', '0'] : []), ...cmd];
+  const argv = ['-f', '%U %S %M', '-o', tfile, ...(pin ? ['taskset', '-c', '0'] : []), ...cmd];
+  const t0 = process.hrtime.bigint();
   const r = spawnSync('/usr/bin/time', argv, { encoding: 'latin1', maxBuffer: 64 << 20, env: toolEnv() });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
-  const [wall, user, sys, rss] = fs.readFileSync(tfile, 'latin1').trim().split('\n').pop()!.split(' ').map(Number);
+  const [user, sys, rss] = fs.readFileSync(tfile, 'latin1').trim().split('\n').pop()!.split(' ').map(Number);
   const bytes = fs.statSync(out).size;
   const th = /^Threads: (\d+);/m.exec(r.stdout);
   fs.rmSync(out, { force: true });
@@ -227,7 +233,7 @@ function summaryLine(c: Config, all: Config[]): string {
   const m = med(mdfCell(c, all, 'mdf'), (s) => s.wall);
   const n = med(mdfCell(c, all, 'mdf179'), (s) => s.wall);
   const d = med(c.cells.cd, (s) => s.wall);
-  return `${c.input} -d ${c.level} ${c.codec} ${c.setting}: makedumpfile ${m.toFixed(2)} s, 1.7.9 ${n.toFixed(2)} s, cyclodump ${d.toFixed(2)} s, `
+  return `${c.input} -d ${c.level} ${c.codec} ${c.setting}: makedumpfile ${m.toFixed(3)} s, 1.7.9 ${n.toFixed(3)} s, cyclodump ${d.toFixed(3)} s, `
     + `ratio ${(m / d).toFixed(2)} / ${(n / d).toFixed(2)}`;
 }
 
@@ -261,7 +267,7 @@ function render(configs: Config[], startup: Sample[], startupMdf: Sample[], runs
       const one = configs.find((o) => o.input === c.input && o.level === c.level && o.codec === c.codec && o.setting === 'one');
       if (one) vsOne = ratio(med(one.cells.cd, (s) => s.wall), cw);
     }
-    lines.push(`| ${c.input} | ${c.level} | ${codec} | ${SETTING_LABEL[c.setting]} | ${fmt(mw)} | ${fmt(nw)} | ${fmt(cw)} | ${ratio(mw, cw)} | ${ratio(nw, cw)} | `
+    lines.push(`| ${c.input} | ${c.level} | ${codec} | ${SETTING_LABEL[c.setting]} | ${fmt(mw, 3)} | ${fmt(nw, 3)} | ${fmt(cw, 3)} | ${ratio(mw, cw)} | ${ratio(nw, cw)} | `
       + `${cd?.samples[0]?.threads ?? ''} | ${vsOne} | ${fmt(med(m, (s) => s.cpu))} | ${fmt(med(cd, (s) => s.cpu))} | ${fmt(med(m, (s) => s.rssKiB) / 1024, 0)} | `
       + `${fmt(med(cd, (s) => s.rssKiB) / 1024, 0)} | ${fmt(med(m, (s) => s.bytes), 0)} | ${fmt(med(n, (s) => s.bytes), 0)} | ${fmt(med(cd, (s) => s.bytes), 0)} |`);
     bars.push({ label: `${c.input} -d${c.level} ${c.codec} ${c.setting}`, mdf: mw, cd: cw });
