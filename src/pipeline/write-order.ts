@@ -32,6 +32,13 @@ const MAX_PRIORITY_SPAN = 1 << 18;
 const POP8 = new Uint8Array(256);
 for (let i = 0; i < 256; i++) POP8[i] = (i & 1) + POP8[i >> 1];
 
+/** set bits of a 32-bit word */
+function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+}
+
 /** Counts set bits of a cycle's bitmap below a pfn, moving forward only. */
 class Ranker {
   private pos = 0;
@@ -80,13 +87,28 @@ function anyBit(bm: Uint8Array, from: number, to: number): boolean {
   return false;
 }
 
-/** The first set bit of bm in [from, to), or -1. */
-function nextBit(bm: Uint8Array, from: number, to: number): number {
+/** bm's bytes as 32-bit words where its offset allows (nextBit then skips 32 clear bits a step), else undefined */
+export function wordsOf(bm: Uint8Array): Uint32Array | undefined {
+  return bm.byteOffset % 4 === 0 ? new Uint32Array(bm.buffer, bm.byteOffset, bm.length >> 2) : undefined;
+}
+
+/** The first set bit of bm in [from, to), or -1. `words`: wordsOf(bm), for long runs of clear bits. */
+export function nextBit(bm: Uint8Array, from: number, to: number, words?: Uint32Array): number {
   let i = from;
   for (; i < to && (i & 7) !== 0; i++) if (bitAt(bm, i)) return i;
   if (i >= to) return -1;
   let byte = i >> 3;
   const last = to >> 3;
+  if (words) {
+    while (byte < last && (byte & 3) !== 0 && bm[byte] === 0) byte++;
+    // whole clear words (the interpreter's loads, not the bits, are what a long scan costs)
+    let w = byte >> 2;
+    const lastWord = last >> 2;
+    if ((byte & 3) === 0) {
+      while (w < lastWord && words[w] === 0) w++;
+      byte = w * 4;
+    }
+  }
   while (byte < last && bm[byte] === 0) byte++;
   i = byte * 8;
   if (byte < last) return i + 31 - Math.clz32(bm[byte] & -bm[byte]);
@@ -235,6 +257,7 @@ export class WriteOrder {
     const sp = mm.sizePage;
     const order = this.byDescribe;
     const kept = this.kept;
+    const words = wordsOf(view);
     const describeEnd = (r: number): number => Math.min(mm.rangeEnd[r], mm.rangeStart[r] + Math.ceil(mm.end[r] / sp));
     while (this.describeNext < order.length && describeEnd(order[this.describeNext]) <= start) this.describeNext++;
     for (let k = this.describeNext; k < order.length; k++) {
@@ -248,7 +271,7 @@ export class WriteOrder {
       const first = mm.first[r];
       const last = mm.end[r];
       for (let q = a - start; q < b;) {
-        q = nextBit(view, q, b);
+        q = nextBit(view, q, b, words);
         if (q < 0) break;
         // the run's pages holding pfn q's struct page (bytes o0 to o1 of the range's mem_map)
         const o = (q + start - rs) * sp;
@@ -390,16 +413,15 @@ export class WriteOrder {
     let slot = ranker.rank(batch.pfnStart);
     const runs: SlotRun[] = [];
     let open = false;
-    for (let i = 0; i < nb; i++) {
-      const v = view[b0 + i];
-      const b = bm[i];
+    /** the kept pages of one byte of the view, v, of which the batch has b */
+    const byte = (v: number, b: number): void => {
       if (v === b) {
-        if (b === 0) continue;
+        if (b === 0) return;
         if (open) runs[runs.length - 1].count += POP8[b];
         else runs.push({ slot, count: POP8[b] });
         open = true;
         slot += POP8[b];
-        continue;
+        return;
       }
       for (let k = 0; k < 8; k++) {
         if (!(v & (1 << k))) continue;
@@ -412,7 +434,33 @@ export class WriteOrder {
         }
         slot++;
       }
+    };
+    // the batch's bytes but its first and last are rest's (batchesOf takes whole bytes and
+    // masks only those two): in between, whole words of the view and of rest are compared
+    const vw = wordsOf(view);
+    const rw = wordsOf(rest);
+    byte(view[b0], bm[0]);
+    let i = 1;
+    for (; i < nb - 1;) {
+      const at = b0 + i;
+      if (vw && rw && (at & 3) === 0 && i + 4 < nb) {
+        const v = vw[at >> 2];
+        if (v === rw[at >> 2]) {
+          if (v !== 0) {
+            const n = popcount32(v);
+            if (open) runs[runs.length - 1].count += n;
+            else runs.push({ slot, count: n });
+            open = true;
+            slot += n;
+          }
+          i += 4;
+          continue;
+        }
+      }
+      byte(view[at], rest[at]);
+      i++;
     }
+    if (nb > 1) byte(view[b0 + nb - 1], bm[nb - 1]);
     return { batch, index: runs[0].slot, runs: runs.length > 1 ? runs : undefined };
   }
 

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { MemMapRuns, PriorityGroup, forEachGroupPage } from '../../src/kernel/priority-pages';
 import { batchesOf } from '../../src/pipeline/kdump-output';
-import { WriteOrder } from '../../src/pipeline/write-order';
+import { WriteOrder, nextBit, wordsOf } from '../../src/pipeline/write-order';
 
 const CYCLE = 64;
 const PFNS = 200;
@@ -178,14 +178,15 @@ describe('write order: the mem-map group as runs', function () {
   it('matches the rule page by page on random runs, bitmaps and struct-page sizes', function () {
     let seed = 7;
     const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return Math.floor((seed / 2147483648) * n); };
-    const PF = 300;
-    for (let round = 0; round < 60; round++) {
+    for (let round = 0; round < 120; round++) {
+      // long ranges too: a struct page's pfns then lie after long runs of clear bits
+      const PF = [300, 3000][rnd(2)];
       const ps = [64, 128, 4096][rnd(3)];
       const sp = [24, 40, 56, 64, 80][rnd(5)];
       const m = new MemMapRuns(ps, sp);
       let pfnStart = rnd(20);
       for (let r = 0; r < 1 + rnd(6); r++) {
-        const pfnEnd = pfnStart + 1 + rnd(60);
+        const pfnEnd = pfnStart + 1 + rnd(PF / 5);
         const len = (pfnEnd - pfnStart) * sp;
         // the range's mem_map in a few pieces, some physically contiguous, some not
         for (let done = 0; done < len;) {
@@ -196,8 +197,10 @@ describe('write order: the mem-map group as runs', function () {
         }
         pfnStart = pfnEnd + rnd(30);
       }
+      // dense, and sparse enough for runs of 32 clear bits (nextBit's word steps)
       const keep = new Set<number>();
-      for (let p = 0; p < PF; p++) if (rnd(4) === 0) keep.add(p);
+      const sparse = [4, 48, 160][rnd(3)];
+      for (let p = 0; p < PF; p++) if (rnd(sparse) === 0) keep.add(p);
       const bm = bitmapOf((p) => keep.has(p), PF);
       const small = [...new Set(Array.from({ length: rnd(8) }, () => rnd(PF)))].sort((a, b) => a - b);
       const groups: PriorityGroup[] = [
@@ -212,9 +215,29 @@ describe('write order: the mem-map group as runs', function () {
         for (let p = s!; p < e!; p++) if (keep.has(p)) mmFirst.add(pfn);
       });
       const first = [...small.filter((p) => keep.has(p)), ...[...mmFirst].sort((a, b) => a - b)];
-      const cycle = [8, 40, 64, 512][rnd(4)];
+      const cycle = [8, 40, 64, 512, 4096][rnd(5)];
       const ranges = rnd(2) ? [{ start: 0, end: PF }] : [{ start: 0, end: 101 }, { start: 101, end: 205 }, { start: 205, end: PF }];
       expectComplete(writeAll(bm, groups, ranges, [3, 1024][rnd(2)], PF, cycle), bm, PF, first);
+    }
+  });
+});
+
+describe('write order: the next set bit', function () {
+  it('is the first set bit at or after from, below to, with and without the word steps', function () {
+    let seed = 11;
+    const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return Math.floor((seed / 2147483648) * n); };
+    for (let round = 0; round < 400; round++) {
+      const bits = 1 + rnd(2000);
+      const bm = new Uint8Array(Math.ceil(bits / 8));
+      // from every bit set to runs of hundreds of clear bits
+      const sparse = [2, 30, 300, 3000][rnd(4)];
+      for (let i = 0; i < bits; i++) if (rnd(sparse) === 0) bm[i >> 3] |= 1 << (i & 7);
+      const from = rnd(bits);
+      const to = from + rnd(bits - from + 1);
+      let want = -1;
+      for (let i = from; i < to; i++) if (bm[i >> 3] & (1 << (i & 7))) { want = i; break; }
+      expect(nextBit(bm, from, to), `bytes, [${from}, ${to}) of ${bits}`).to.equal(want);
+      expect(nextBit(bm, from, to, wordsOf(bm)), `words, [${from}, ${to}) of ${bits}`).to.equal(want);
     }
   });
 });
