@@ -4,12 +4,16 @@
 //
 //   npm run bench -- [--runs N] [--inputs real-1g,real-3g-large,synth:/path/x.vmcore,...]
 //                    [--levels 31,1] [--codecs zlib,lzo,none,snappy,zstd]
-//                    [--settings default,one,pinned] [--quick] [--section NAME] [--out FILE]
+//                    [--settings default,one,pinned,disk] [--quick] [--section NAME] [--out FILE]
 //
 // Settings (each a row per input, level and codec; all run in the same alternating rounds):
 //   default  2 CPUs (whatever the machine has), cyclodump's default thread count
 //   one      the same, cyclodump --num-threads 1
 //   pinned   both tools under `taskset -c 0`, cyclodump's default thread count
+//   disk     as default, each run followed by sync(1) and timed with it: until the dump is
+//            on the disk, as a kdump script's `sync` before the reboot waits for it
+//            (makedumpfile leaves its pages in the page cache; cyclodump's run has already
+//            waited for its data before the descriptors and the header that point at it)
 // makedumpfile always runs at its default (--num-threads 0: one thread).
 //
 // Inputs: real-1g (and other names) are the shared fixtures; real-3g-large, real-3g-la57,
@@ -40,7 +44,7 @@ interface Sample {
 }
 
 type Tool = 'mdf' | 'mdf179' | 'cd';
-type Setting = 'default' | 'one' | 'pinned';
+type Setting = 'default' | 'one' | 'pinned' | 'disk';
 
 /** One tool's runs at one input, level, codec and setting. */
 interface Cell {
@@ -60,7 +64,11 @@ interface Config {
 const CODEC_FLAGS: Record<string, string[]> = { zlib: ['-c'], lzo: ['-l'], none: [], snappy: ['-p'], zstd: ['-z'] };
 const SETTING_LABEL: Record<Setting, string> = {
   default: '2 CPUs, default threads', one: '2 CPUs, --num-threads 1', pinned: 'pinned to 1 CPU, default threads',
+  disk: '2 CPUs, default threads, then sync',
 };
+
+/** perf/then-sync.sh: runs a command, then sync(1) */
+const THEN_SYNC = path.join(REPO, 'perf', 'then-sync.sh');
 
 function arg(name: string, def?: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -151,6 +159,7 @@ function roundJobs(c: Config, vmcore: string, out: string, mdf179: string | unde
   }
   tools.push(['cd', [process.execPath, BIN, ...CODEC_FLAGS[c.codec], ...level, ...(c.setting === 'one' ? ['--num-threads', '1'] : []),
     '--message-level', '23', vmcore, out]]);
+  if (c.setting === 'disk') for (const t of tools) t[1] = [THEN_SYNC, ...t[1]];
   return tools.map(([tool, cmd]) => (): void => {
     const cell = (c.cells[tool] ??= { samples: [], failures: [] });
     if (tool === 'cd') {
@@ -178,7 +187,7 @@ async function main(): Promise<void> {
   const levels = (arg('--levels') ?? (quick ? '31' : '31,1')).split(',');
   const codecs = (arg('--codecs') ?? (quick ? 'lzo' : 'zlib,lzo,none,snappy,zstd')).split(',');
   for (const c of codecs) if (!CODEC_FLAGS[c]) throw new Error(`unknown codec ${c} (known: ${Object.keys(CODEC_FLAGS).join(', ')})`);
-  const settings = (arg('--settings') ?? 'default,one,pinned').split(',') as Setting[];
+  const settings = (arg('--settings') ?? 'default,one,pinned,disk').split(',') as Setting[];
   for (const s of settings) if (!SETTING_LABEL[s]) throw new Error(`unknown setting ${s} (known: ${Object.keys(SETTING_LABEL).join(', ')})`);
   const section = arg('--section') ?? 'bench';
   const mdf179 = makedumpfile179();
@@ -245,7 +254,8 @@ function render(configs: Config[], startup: Sample[], startupMdf: Sample[], runs
   const cmd = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   lines.push(`Command: \`${cmd}\` (${runs} alternating runs per configuration; medians; NODE_EXTRA_CA_CERTS unset)`, '',
     `Machine: ${machine(commit, mdf179)}`, '',
-    'Speed-up = makedumpfile\'s wall time / cyclodump\'s. makedumpfile runs at its default (one thread); "pinned": both tools under `taskset -c 0`. '
+    'Speed-up = makedumpfile\'s wall time / cyclodump\'s. makedumpfile runs at its default (one thread); "pinned": both tools under `taskset -c 0`; '
+    + '"then sync": each run followed by sync(1) and timed with it, until the dump is on the disk. '
     + 'makedumpfile 1.7.2 has no snappy or zstd: its -p/-z column is its raw run; 1.7.9 has both. "default / one": cyclodump\'s '
     + '`--num-threads 1` wall time over its default\'s (below 1.00x, the default was slower).', '');
   lines.push('| input | -d | codec | setting | mdf 1.7.2 s | mdf 1.7.9 s | cyclodump s | **vs 1.7.2** | **vs 1.7.9** | cd threads | default / one | mdf CPU s | cd CPU s | mdf RSS MiB | cd RSS MiB | mdf 1.7.2 bytes | mdf 1.7.9 bytes | cd bytes |');
