@@ -116,7 +116,7 @@ export class Coordinator {
     queue.fromInput = writer.takesRuns === true && this.prep.plan.worker.codec === 'none';
     try {
       const order = this.prep.plan.pfnOrder || writer.pageRanges.length === 0 ? undefined : this.writeOrder();
-      if (order) await this.priorityFirstPass(writer, bitmap, queue, order);
+      if (order) await this.priorityFirstPass(writer, bitmap, queue, order, t0);
       else await this.pfnOrderPass(writer, bitmap, queue);
       await queue.drain();
       // before the writer finishes: a file that lacks pages must never be finished as complete
@@ -173,7 +173,7 @@ export class Coordinator {
    * The default order: every cycle's bitmap first (a file cut short has them all), then
    * the priority pages the dump keeps, then the rest of each cycle in pfn order.
    */
-  private async priorityFirstPass(writer: DumpWriter, bitmap: FinishedBitmap, queue: BatchQueue, order: WriteOrder): Promise<void> {
+  private async priorityFirstPass(writer: DumpWriter, bitmap: FinishedBitmap, queue: BatchQueue, order: WriteOrder, firstFrom: number): Promise<void> {
     const { plan } = this.prep;
     const bm = cycleBuffer(plan);
     for (let c = 0, base = 0; c < plan.numCycles; c++) {
@@ -191,6 +191,7 @@ export class Coordinator {
     // pages': a file cut (or killed) from then on can be read. The pass goes on meanwhile:
     // neither that fdatasync nor the batches still in flight are waited for here.
     queue.afterStored(() => writer.checkpoint?.());
+    this.tally.firstMs = Date.now() - firstFrom;
     this.prep.msgs.debug(`written first: ${[...order.written].map(([g, n]) => `${g} ${n}`).join(', ')} pages`);
     for (let c = 0, base = 0; c < plan.numCycles; c++) {
       const dumpable = bitmap.cycleDumpable[c];

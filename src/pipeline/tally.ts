@@ -20,4 +20,6 @@ export class Tally {
   writeMs = 0;
   /** pass 2: finding the pages written first (the default write order) */
   priorityMs = 0;
+  /** pass 2 until the pages written first are handed to the writer (finding them included); 0 in pfn order */
+  firstMs = 0;
 }
