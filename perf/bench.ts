@@ -144,6 +144,23 @@ function machine(commit: string, mdf179?: string): string {
     + `${toolVersion('makedumpfile')}${mdf179 ? `; upstream ${toolVersion(mdf179)} (${mdf179})` : ''}; cyclodump at commit ${commit}`;
 }
 
+/** Fisher-Yates shuffles from a fixed seed: the same orders in every bench run. */
+function shuffler(seed: number): <T>(xs: T[]) => T[] {
+  let x = seed;
+  const next = (n: number): number => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return Math.floor((x / 2 ** 32) * n);
+  };
+  return <T>(xs: T[]): T[] => {
+    const a = [...xs];
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = next(i + 1);
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a;
+  };
+}
+
 /** One round of a configuration: each tool once, as runs to make in any order. */
 function roundJobs(c: Config, vmcore: string, out: string, mdf179: string | undefined): (() => void)[] {
   const pin = c.setting === 'pinned';
@@ -203,12 +220,13 @@ async function main(): Promise<void> {
       for (const codec of codecs) {
         const mine = settings.map((setting): Config => ({ input: label, level, codec, setting, cells: {} }));
         // rounds alternate every tool and setting of this input, level and codec, each round
-        // starting one run further on: no run always follows the same one (a cyclodump run
-        // right after makedumpfile's was 0.05-0.07 s slower without a codec, bench-s27)
+        // in an order of its own: no run always follows the same one. A run right after
+        // makedumpfile's was 0.05-0.07 s slower without a codec (bench-s27); starting each
+        // round one run further on (b74d2b4) kept the neighbours, and with 10 runs a round
+        // and 5 rounds the default no-codec run still always came after 1.7.9's (bench-s28)
+        const order = shuffler(1);
         for (let i = 0; i < runs; i++) {
-          const jobs = mine.flatMap((c) => roundJobs(c, vmcore, out, mdf179));
-          const k = i % jobs.length;
-          for (const job of [...jobs.slice(k), ...jobs.slice(0, k)]) job();
+          for (const job of order(mine.flatMap((c) => roundJobs(c, vmcore, out, mdf179)))) job();
         }
         for (const c of mine) process.stderr.write(`${summaryLine(c, configs.concat(mine))}\n`);
         configs.push(...mine);
