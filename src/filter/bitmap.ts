@@ -41,8 +41,16 @@ export function setRanges(bm: Uint8Array, base: number, ranges: readonly PfnRang
   }
 }
 
-const POP8 = new Uint8Array(256);
+/** set bits of each byte value */
+export const POP8 = new Uint8Array(256);
 for (let i = 0; i < 256; i++) POP8[i] = (i & 1) + POP8[i >> 1];
+
+/** set bits of a 32-bit word */
+export function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+}
 
 /** below this many bytes the JavaScript loop costs less than a call into the addon */
 const NATIVE_POPCOUNT_BYTES = 256;
@@ -67,12 +75,9 @@ export function popcountBytesHere(bm: Uint8Array, from = 0, to = bm.length): num
   if (words > 0) {
     const w = new Uint32Array(bm.buffer, bm.byteOffset + i, words);
     for (let k = 0; k < words; k++) {
-      let v = w[k];
+      const v = w[k];
       if (v === 0) continue;
-      if (v === 0xffffffff) { n += 32; continue; }
-      v = v - ((v >>> 1) & 0x55555555);
-      v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-      n += (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+      n += v === 0xffffffff ? 32 : popcount32(v);
     }
     i += words * 4;
   }

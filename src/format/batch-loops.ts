@@ -5,6 +5,7 @@
 // arguments. test/format/batch-loops.test.ts runs both over the same input.
 import { nativePages } from '../codec/native-pages';
 import { PAGE_MARK } from '../codec/native-pages';
+import { POP8 } from '../filter/bitmap';
 import { PageDesc } from './diskdump';
 
 /** page_desc's size and field offsets (offset, size, flags, page_flags), as both encoders take them */
@@ -29,9 +30,6 @@ export interface BatchLoops {
     pageSize: number, layout: Int32Array, out: Uint8Array): number;
 }
 
-const POP = new Uint8Array(256);
-for (let i = 0; i < 256; i++) POP[i] = (i & 1) + POP[i >> 1];
-
 export const javascriptLoops: BatchLoops = {
   cutBatch(bm, byte, nbytes, maxPages, firstByte, headMask, tailMask, out) {
     const byteAt = (i: number): number => {
@@ -45,7 +43,7 @@ export const javascriptLoops: BatchLoops = {
     const first = byte;
     let count = 0;
     while (byte < nbytes) {
-      const n = POP[byteAt(byte)];
+      const n = POP8[byteAt(byte)];
       if (count + n > maxPages && count > 0) break;
       count += n;
       byte++;

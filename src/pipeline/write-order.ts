@@ -12,7 +12,7 @@
 // costs here 2 bits a page (kept, describes a kept pfn) and 24 bytes a run (its first
 // page's index and rank, its place in two orders): no object and no number per page.
 // 1 TiB with a PMD-mapped vmemmap: 1 MiB of bits and at most 8,192 runs (623 KB).
-import { popcountBytes } from '../filter/bitmap';
+import { POP8, popcount32, popcountBytes } from '../filter/bitmap';
 import type { SlotRun } from '../format/dump-writer';
 import type { MemMapRuns, PriorityGroup } from '../kernel/priority-pages';
 import type { PageBatch } from './page-batch';
@@ -28,16 +28,6 @@ export interface OrderedBatch {
 
 /** Widest pfn span of one priority batch: its bitmap stays small (32 KiB). */
 const MAX_PRIORITY_SPAN = 1 << 18;
-
-const POP8 = new Uint8Array(256);
-for (let i = 0; i < 256; i++) POP8[i] = (i & 1) + POP8[i >> 1];
-
-/** set bits of a 32-bit word */
-function popcount32(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
-}
 
 /** Counts set bits of a cycle's bitmap below a pfn, moving forward only. */
 class Ranker {
@@ -413,26 +403,27 @@ export class WriteOrder {
     let slot = ranker.rank(batch.pfnStart);
     const runs: SlotRun[] = [];
     let open = false;
+    /** n kept pages in a row, all the batch's */
+    const take = (n: number): void => {
+      if (open) runs[runs.length - 1].count += n;
+      else runs.push({ slot, count: n });
+      open = true;
+      slot += n;
+    };
     /** the kept pages of one byte of the view, v, of which the batch has b */
     const byte = (v: number, b: number): void => {
       if (v === b) {
-        if (b === 0) return;
-        if (open) runs[runs.length - 1].count += POP8[b];
-        else runs.push({ slot, count: POP8[b] });
-        open = true;
-        slot += POP8[b];
+        if (b !== 0) take(POP8[b]);
         return;
       }
       for (let k = 0; k < 8; k++) {
         if (!(v & (1 << k))) continue;
         if (b & (1 << k)) {
-          if (open) runs[runs.length - 1].count++;
-          else runs.push({ slot, count: 1 });
-          open = true;
+          take(1);
         } else {
           open = false;
+          slot++;
         }
-        slot++;
       }
     };
     // the batch's bytes but its first and last are rest's (batchesOf takes whole bytes and
@@ -440,19 +431,12 @@ export class WriteOrder {
     const vw = wordsOf(view);
     const rw = wordsOf(rest);
     byte(view[b0], bm[0]);
-    let i = 1;
-    for (; i < nb - 1;) {
+    for (let i = 1; i < nb - 1;) {
       const at = b0 + i;
       if (vw && rw && (at & 3) === 0 && i + 4 < nb) {
         const v = vw[at >> 2];
         if (v === rw[at >> 2]) {
-          if (v !== 0) {
-            const n = popcount32(v);
-            if (open) runs[runs.length - 1].count += n;
-            else runs.push({ slot, count: n });
-            open = true;
-            slot += n;
-          }
+          if (v !== 0) take(popcount32(v));
           i += 4;
           continue;
         }
