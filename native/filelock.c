@@ -75,6 +75,13 @@ napi_value start_writeback(napi_env env, napi_callback_info info)
  */
 #define WB_MAX_FDS 64
 
+/* writeback_all, again after a signal; advisory: an error (a pipe, a file system without it) leaves nothing to do */
+static void writeback_now(int fd)
+{
+	while (writeback_all(fd) != 0 && errno == EINTR)
+		;
+}
+
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t work, idle;
@@ -95,9 +102,7 @@ static void *writeback_main(void *arg)
 		fd = wb.pending[--wb.npending];
 		wb.busy = 1;
 		pthread_mutex_unlock(&wb.mu);
-		/* advisory: an error (a pipe, a file system without it) leaves nothing to do */
-		while (writeback_all(fd) != 0 && errno == EINTR)
-			;
+		writeback_now(fd);
 		pthread_mutex_lock(&wb.mu);
 		wb.busy = 0;
 		if (wb.npending == 0)
@@ -148,8 +153,7 @@ napi_value start_writeback_async(napi_env env, napi_callback_info info)
 		return NULL;
 	}
 	if (!writeback_post(fd))
-		while (writeback_all(fd) != 0 && errno == EINTR)
-			;
+		writeback_now(fd);
 	if (napi_create_int32(env, 0, &result) != napi_ok)
 		return NULL;
 	return result;
