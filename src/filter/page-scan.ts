@@ -57,6 +57,13 @@ interface ReadAheadNative {
   readAheadWait(): number;
 }
 
+/** a chunk of a mem_map range's struct pages: pfns [from, to) of range r */
+interface Chunk {
+  r: MemMapRange;
+  from: number;
+  to: number;
+}
+
 /** pieces of file one chunk's read-ahead may take (readahead.c's MAX_PLAN) */
 const READ_AHEAD_PIECES = 64;
 
@@ -106,17 +113,17 @@ export class PageScanner {
     other: Uint8Array;
     plan: Float64Array;
     /** the chunk being read ahead into `other` */
-    pending?: { r: MemMapRange; from: number; to: number };
+    pending?: Chunk;
   };
+
+  /** chunks taken from the read-ahead so far */
+  readAheadChunks = 0;
 
   /**
    * Reads the next chunk ahead on the addon's thread from now on (the input's file and
    * where its data is); false when the addon has no such thread. For a process with a
    * second CPU: on one, that thread could only take turns with this one.
    */
-  /** chunks taken from the read-ahead so far */
-  readAheadChunks = 0;
-
   enableReadAhead(direct: { fd: number; map: FileMap }): boolean {
     const native = nativeAddon() as Partial<ReadAheadNative> | undefined;
     if (!native?.readAhead || !native.readAheadWait) return false;
@@ -241,7 +248,7 @@ export class PageScanner {
   }
 
   /** The chunk the scan loads after [.., to) of range ri, as far as it can be told before classifying. */
-  private expectedAfter(r: MemMapRange, to: number, ri: number, sliceEnd: number): { r: MemMapRange; from: number; to: number } | undefined {
+  private expectedAfter(r: MemMapRange, to: number, ri: number, sliceEnd: number): Chunk | undefined {
     const s = this.setup;
     const end = Math.min(r.pfnEnd, s.maxMapnr);
     if (to < end) return { r, from: to, to: Math.min(to + CHUNK_PFNS, end) };
@@ -256,7 +263,7 @@ export class PageScanner {
    * data in at most READ_AHEAD_PIECES pieces (each page-table mapping, then each stretch
    * of the file, a piece).
    */
-  private readAhead(c: { r: MemMapRange; from: number; to: number } | undefined): void {
+  private readAhead(c: Chunk | undefined): void {
     const a = this.ahead!;
     if (a.pending) return;
     if (!c) return;

@@ -2,9 +2,10 @@
 // JavaScript ones (src/filter/page-scan.ts), on every struct page of the real fixtures,
 // slice by slice as pass 1 runs them: the same pfns excluded, for the same reasons, in the
 // same blocks, with the same carries into the next slice; and the C loop again with the
-// next chunk of struct pages read ahead on the addon's thread (native/readahead.c). The dumps themselves are compared
-// with makedumpfile elsewhere (real-1g-kdump, linux-6.12); this says both tables agree on
-// every page, so that a machine without the addon dumps the same bytes.
+// next chunk of struct pages read ahead on the addon's thread (native/readahead.c). The
+// dumps themselves are compared with makedumpfile elsewhere (real-1g-kdump, linux-6.12);
+// this says both tables agree on every page, so that a machine without the addon dumps the
+// same bytes.
 import { expect } from 'chai';
 import { C_CACHE, C_FREE, C_USER } from '../../src/filter/dump-level';
 import { PageScanner } from '../../src/filter/page-scan';
