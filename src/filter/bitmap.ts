@@ -49,7 +49,7 @@ for (let i = 0; i < 256; i++) POP8[i] = (i & 1) + POP8[i >> 1];
 export function popcount32(x: number): number {
   x -= (x >>> 1) & 0x55555555;
   x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
 /** below this many bytes the JavaScript loop costs less than a call into the addon */
@@ -75,9 +75,14 @@ export function popcountBytesHere(bm: Uint8Array, from = 0, to = bm.length): num
   if (words > 0) {
     const w = new Uint32Array(bm.buffer, bm.byteOffset + i, words);
     for (let k = 0; k < words; k++) {
-      const v = w[k];
+      let v = w[k];
       if (v === 0) continue;
-      n += v === 0xffffffff ? 32 : popcount32(v);
+      if (v === 0xffffffff) { n += 32; continue; }
+      // popcount32 written out: without TurboFan (launch.ts) nothing inlines the call, which
+      // costs this loop more than the arithmetic (perf/RESULTS.md, "popcount32 inline")
+      v = v - ((v >>> 1) & 0x55555555);
+      v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+      n += (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
     }
     i += words * 4;
   }
